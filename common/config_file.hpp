@@ -1,0 +1,38 @@
+// Reading line-oriented config and map files: `#` at the start of a line or
+// after white space starts a comment, blank lines are skipped, every line keeps
+// its number so errors can name FILE:LINE. Shared by mailprocd.conf and the
+// rewrite/ map files (transport, variables, rewrite, users).
+#pragma once
+
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mp {
+
+struct ConfigLine {
+  int number = 0;     // 1-based
+  std::string text;   // comment removed, trimmed; never empty
+};
+
+// Throws FileError ("FILE: cannot read: reason") when the file cannot be read.
+std::vector<ConfigLine> read_config_lines(const std::filesystem::path& file);
+
+// Splits on blanks (spaces, tabs).
+std::vector<std::string> split_words(std::string_view text);
+// Splits a list value on commas and/or blanks.
+std::vector<std::string> split_list(std::string_view text);
+
+// All errors of one load, each "FILE:LINE: what is wrong" (or "FILE: ..." when no line applies).
+class ConfigError : public std::runtime_error {
+ public:
+  explicit ConfigError(std::vector<std::string> errors);
+  const std::vector<std::string>& errors() const { return errors_; }
+
+ private:
+  std::vector<std::string> errors_;
+};
+
+}  // namespace mp

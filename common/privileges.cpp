@@ -1,0 +1,41 @@
+#include "common/privileges.hpp"
+
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <stdexcept>
+#include <system_error>
+#include <vector>
+
+namespace mp {
+
+UnixUser lookup_user(const std::string& name) {
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  int rc = getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found);
+  if (rc != 0 || found == nullptr) throw std::runtime_error("unknown user '" + name + "'");
+  return UnixUser{name, pw.pw_uid, pw.pw_gid, pw.pw_dir ? pw.pw_dir : ""};
+}
+
+bool running_as_root() { return geteuid() == 0; }
+
+void chown_tree(const std::filesystem::path& dir, const UnixUser& user) {
+  auto own = [&](const std::filesystem::path& p) {
+    if (::lchown(p.c_str(), user.uid, user.gid) != 0)
+      throw std::system_error(errno, std::generic_category(), "chown " + p.string());
+  };
+  own(dir);
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) own(entry.path());
+}
+
+void drop_privileges(const UnixUser& user) {
+  if (user.uid == 0) throw std::runtime_error("refusing to run as root: user '" + user.name + "' has uid 0");
+  if (::setgroups(0, nullptr) != 0 || ::setgid(user.gid) != 0 || ::setuid(user.uid) != 0)
+    throw std::system_error(errno, std::generic_category(), "cannot switch to user " + user.name);
+  if (::setuid(0) == 0) throw std::runtime_error("privileges could be regained after dropping them");
+}
+
+}  // namespace mp

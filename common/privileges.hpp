@@ -1,0 +1,31 @@
+// Running unprivileged: when mailprocd starts as root it binds its listeners,
+// opens its log, prepares the spool, then becomes `user` for good (SPEC: user).
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+
+namespace mp {
+
+struct UnixUser {
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::filesystem::path home;
+};
+
+// Looks a user up; throws std::runtime_error("unknown user 'x'") when absent.
+UnixUser lookup_user(const std::string& name);
+
+bool running_as_root();
+
+// chown -R of `dir` to the user (used on the spool when started as root).
+void chown_tree(const std::filesystem::path& dir, const UnixUser& user);
+
+// setgroups/setgid/setuid to the user, irrevocably; throws when any step fails
+// or when root could be regained afterwards.
+void drop_privileges(const UnixUser& user);
+
+}  // namespace mp
