@@ -17,7 +17,7 @@ struct ConfigLine {
   std::string text;   // comment removed, trimmed; never empty
 };
 
-// Throws FileError ("FILE: cannot read: reason") when the file cannot be read.
+// Throws ConfigError with one line "FILE: cannot read: reason" when the file cannot be read.
 std::vector<ConfigLine> read_config_lines(const std::filesystem::path& file);
 
 // Splits on blanks (spaces, tabs).

@@ -15,13 +15,13 @@ struct Edit {
 };
 
 bool domain_char(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '.' || c == '_' || c >= 0x80;
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c >= 0x80;
 }
 
 // The extent of the domain that starts right after the '@' at `at`.
 std::optional<std::pair<std::size_t, std::size_t>> domain_after(std::string_view v,
-                                                                  std::size_t at) {
+                                                                std::size_t at) {
   std::size_t start = at + 1, end = start;
   if (end < v.size() && v[end] == '[') {
     std::size_t close = v.find(']', end);

@@ -103,9 +103,17 @@ std::optional<NextHop> parse_relay(std::string_view list, std::string& reason) {
     return std::nullopt;
   }
   for (const auto& item : items) {
+    for (std::string_view keyword : {"mx", "discard", "error", "spam", "lmtp", "maildir"}) {
+      if (iequals(item, keyword)) {
+        reason = "'" + item + "' is a keyword, not a host here (for a host of that name write [" +
+                 item + "])";
+        return std::nullopt;
+      }
+    }
     auto hp = parse_host_port(item);
     if (!hp) {
       reason = "'" + item + "' is not a host, host:port or [address]:port";
+      if (item.find('/') != std::string::npos) reason += " (a program needs an absolute path)";
       return std::nullopt;
     }
     hop.hosts.push_back(*hp);
@@ -240,6 +248,10 @@ std::optional<NextHop> parse_inner(std::string_view text, std::string& reason, i
       hop.text = "lmtp:unix:" + hop.socket;
       return hop;
     }
+    if (rest.empty()) {
+      reason = "missing HOST:PORT or unix:/path after 'lmtp:'";
+      return std::nullopt;
+    }
     auto hp = parse_host_port(rest);
     if (!hp) {
       reason = "'" + std::string(rest) + "' is not HOST:PORT, [address]:PORT or unix:/path";
@@ -293,15 +305,24 @@ std::optional<NextHop> parse_inner(std::string_view text, std::string& reason, i
 
 std::string_view kind_name(HopKind kind) {
   switch (kind) {
-    case HopKind::relay: return "relay";
-    case HopKind::mx: return "mx";
-    case HopKind::lmtp: return "lmtp";
-    case HopKind::mda: return "mda";
-    case HopKind::pipe: return "pipe";
-    case HopKind::maildir: return "maildir";
-    case HopKind::spam: return "spam";
-    case HopKind::discard: return "discard";
-    case HopKind::error: return "error";
+    case HopKind::relay:
+      return "relay";
+    case HopKind::mx:
+      return "mx";
+    case HopKind::lmtp:
+      return "lmtp";
+    case HopKind::mda:
+      return "mda";
+    case HopKind::pipe:
+      return "pipe";
+    case HopKind::maildir:
+      return "maildir";
+    case HopKind::spam:
+      return "spam";
+    case HopKind::discard:
+      return "discard";
+    case HopKind::error:
+      return "error";
   }
   return "?";
 }
@@ -354,14 +375,31 @@ std::string expand_placeholders(std::string_view text, const PlaceholderValues& 
     }
     const std::string* value = nullptr;
     switch (text[i + 1]) {
-      case '%': out += '%'; ++i; continue;
-      case 'u': value = &values.unix_user; break;
-      case 'r': value = &values.recipient; break;
-      case 's': value = &values.sender; break;
-      case 'l': value = &values.local; break;
-      case 'd': value = &values.domain; break;
-      case 'i': value = &values.queue_id; break;
-      default: out += '%'; continue;
+      case '%':
+        out += '%';
+        ++i;
+        continue;
+      case 'u':
+        value = &values.unix_user;
+        break;
+      case 'r':
+        value = &values.recipient;
+        break;
+      case 's':
+        value = &values.sender;
+        break;
+      case 'l':
+        value = &values.local;
+        break;
+      case 'd':
+        value = &values.domain;
+        break;
+      case 'i':
+        value = &values.queue_id;
+        break;
+      default:
+        out += '%';
+        continue;
     }
     out += *value;
     ++i;

@@ -32,14 +32,14 @@ struct NextHop {
   HopKind kind = HopKind::mx;
   std::string text;  // canonical: "mx", "a.example,b.example:2525", "spam:maildir:/m/%u", ...
 
-  std::vector<HostPort> hosts;        // relay: in order (port 0: 25); lmtp TCP: one (port 0: 24)
-  std::string domain;                 // mx: whose MX records (empty: the recipient's domain)
-  std::string socket;                 // lmtp: unix socket path; empty for TCP
-  std::vector<std::string> argv;      // mda, pipe: program and arguments, placeholders kept
-  std::string path;                   // maildir: directory, placeholders kept
+  std::vector<HostPort> hosts;          // relay: in order (port 0: 25); lmtp TCP: one (port 0: 24)
+  std::string domain;                   // mx: whose MX records (empty: the recipient's domain)
+  std::string socket;                   // lmtp: unix socket path; empty for TCP
+  std::vector<std::string> argv;        // mda, pipe: program and arguments, placeholders kept
+  std::string path;                     // maildir: directory, placeholders kept
   std::shared_ptr<const NextHop> then;  // spam: where mail goes after the spam stage
-  std::string status;                 // error: enhanced status, "5.X.Y" (default "5.0.0")
-  std::string message;                // error, discard: the text after the status (may be empty)
+  std::string status;                   // error: enhanced status, "5.X.Y" (default "5.0.0")
+  std::string message;                  // error, discard: the text after the status (may be empty)
 
   // MDA, pipe and maildir run as a unix user (spam:X when X does): they need a `users` entry
   // (a pipe without one runs as `nobody`) and a safe local part.

@@ -22,8 +22,9 @@ constexpr uint32_t kOptions =
 std::string error_text(int code, PCRE2_SIZE offset) {
   PCRE2_UCHAR buf[256];
   int n = pcre2_get_error_message(code, buf, sizeof buf);
-  std::string text = n > 0 ? std::string(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(n))
-                           : "error " + std::to_string(code);
+  std::string text =
+      n > 0 ? std::string(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(n))
+            : "error " + std::to_string(code);
   return text + " at offset " + std::to_string(offset);
 }
 
@@ -79,8 +80,8 @@ bool valid_utf8(std::string_view s) {
 bool run(const pcre2_code* re, std::string_view subject, uint32_t options) {
   pcre2_match_data* md = pcre2_match_data_create_from_pattern(re, nullptr);
   if (!md) return false;
-  int rc = pcre2_match(re, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), 0,
-                       options, md, nullptr);
+  int rc = pcre2_match(re, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), 0, options,
+                       md, nullptr);
   pcre2_match_data_free(md);
   return rc >= 0;  // PCRE2_ERROR_NOMATCH and resource limits: no match
 }

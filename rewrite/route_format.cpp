@@ -4,7 +4,9 @@
 namespace mp::rewrite {
 namespace {
 
-std::string addr(const Address& a) { return a.is_null() ? "<>" : a.str(); }
+std::string addr(const Address& a) {
+  return a.is_null() ? "<>" : a.str();
+}
 
 void field(std::string& out, std::string_view name, std::string_view value) {
   out += ' ';

@@ -29,7 +29,8 @@ Router::Router(const Config& config)
   std::vector<std::string> errors;
   if (!config.variables.empty()) variables_ = Variables::load(config.variables, errors);
   if (!config.rewrite.empty()) rules_ = RewriteRules::load(config.rewrite, errors);
-  if (!config.transport.empty()) table_ = TransportTable::load(config.transport, variables_, errors);
+  if (!config.transport.empty())
+    table_ = TransportTable::load(config.transport, variables_, errors);
   if (!config.users.empty()) users_ = Users::load(config.users, errors);
   if (!users_) {
     for (const auto& rule : table_.rules()) {

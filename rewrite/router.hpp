@@ -33,15 +33,15 @@
 namespace mp::rewrite {
 
 struct Route {
-  Address original;          // the recipient as given to resolve()
-  Address rewritten;         // qualified and rewritten: what transports and `users` see
-  std::string rewrite_rule;  // "FILE:LINE" of the rewrite rule applied; empty when none
-  NextHop hop;               // typed next hop; hop.text is the next-hop text
-  std::string rule;          // "FILE:LINE" of the transport line, "default: relayhost" or
-                             // "default: mx"
-  std::string unix_user;     // local routes: the user to run as; empty otherwise
-  std::string user_rule;     // "FILE:LINE" of the users entry, "default: nobody" for a pipe
-                             // without one; empty when not local
+  Address original;             // the recipient as given to resolve()
+  Address rewritten;            // qualified and rewritten: what transports and `users` see
+  std::string rewrite_rule;     // "FILE:LINE" of the rewrite rule applied; empty when none
+  NextHop hop;                  // typed next hop; hop.text is the next-hop text
+  std::string rule;             // "FILE:LINE" of the transport line, "default: relayhost" or
+                                // "default: mx"
+  std::string unix_user;        // local routes: the user to run as; empty otherwise
+  std::string user_rule;        // "FILE:LINE" of the users entry, "default: nobody" for a pipe
+                                // without one; empty when not local
   std::optional<Reply> reject;  // set: refuse the recipient (smtpd: at RCPT; qmgr: bounce)
 
   const std::string& next_hop() const { return hop.text; }

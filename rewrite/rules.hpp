@@ -28,8 +28,8 @@ struct RewriteRule {
   enum class Match { domain, subdomains, regex };
   bool from = false, to = false;  // directions it applies to
   Match match = Match::domain;
-  std::string old_text;     // as written: "example.org", "*.example.org", "/.*\.example/"
-  std::string domain;       // domain, subdomains: lowercased, without "*."
+  std::string old_text;  // as written: "example.org", "*.example.org", "/.*\.example/"
+  std::string domain;    // domain, subdomains: lowercased, without "*."
   std::optional<Regex> regex;
   std::string replacement;  // the new domain, as written
   std::string where;        // "FILE:LINE"
@@ -40,8 +40,8 @@ struct RewriteRule {
 
 class RewriteRules {
  public:
-  static RewriteRules parse(const std::vector<ConfigLine>& lines,
-                            const std::filesystem::path& file, std::vector<std::string>& errors);
+  static RewriteRules parse(const std::vector<ConfigLine>& lines, const std::filesystem::path& file,
+                            std::vector<std::string>& errors);
   static RewriteRules load(const std::filesystem::path& file, std::vector<std::string>& errors);
 
   // The first rule for `direction` matching `domain`; nullptr when none.

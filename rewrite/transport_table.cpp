@@ -50,8 +50,7 @@ std::string parse_key(const std::string& key, TransportRule& rule) {
     rule.domain = ascii_lower(key);
     return "";
   }
-  return "bad destination '" + key +
-         "' (expected user@domain, domain, *.domain, * or /regex/)";
+  return "bad destination '" + key + "' (expected user@domain, domain, *.domain, * or /regex/)";
 }
 
 }  // namespace
@@ -73,8 +72,7 @@ bool TransportRule::matches(const Address& r) const {
 }
 
 TransportTable TransportTable::parse(const std::vector<ConfigLine>& lines,
-                                     const std::filesystem::path& file,
-                                     const Variables& variables,
+                                     const std::filesystem::path& file, const Variables& variables,
                                      std::vector<std::string>& errors) {
   TransportTable out;
   for (const auto& line : lines) {

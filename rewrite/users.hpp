@@ -23,7 +23,7 @@
 namespace mp::rewrite {
 
 struct UserEntry {
-  std::string left;           // as written
+  std::string left;            // as written
   std::optional<Regex> regex;  // set for regex entries
   std::string unix_user;
   std::string where;  // "FILE:LINE"

@@ -24,7 +24,9 @@ ParseResult fail(int code, const char* status, std::string text) {
   return r;
 }
 
-char ascii_upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
+char ascii_upper(char c) {
+  return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+}
 
 std::string upper(std::string_view s) {
   std::string out(s);
@@ -43,8 +45,12 @@ bool istarts_with(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
-bool is_ctl(unsigned char c) { return c < 0x20 || c == 0x7f; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_ctl(unsigned char c) {
+  return c < 0x20 || c == 0x7f;
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 bool is_alnum(char c) {
   return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
@@ -103,7 +109,7 @@ ParseResult syntax_error(const VerbInfo& v) {
   return fail(501, "5.5.4", "Syntax: " + std::string(v.syntax));
 }
 
-// "KEY[=VALUE]" words. Returns an error reply text on bad syntax or duplicates.
+// "KEY[=VALUE]" words into cmd.params; the refusal on bad syntax or a duplicate keyword.
 std::optional<ParseResult> parse_params(std::string_view text, Command& cmd) {
   for (std::string_view w : words(text)) {
     const std::size_t eq = w.find('=');
@@ -152,7 +158,8 @@ ParseResult parse_mail_rcpt(const VerbInfo& v, std::string_view rest, const Pars
 
   const int addr_code = 501;
   const char* addr_status = mail ? "5.1.7" : "5.1.3";
-  const std::string addr_what = mail ? "Bad sender address syntax: " : "Bad recipient address syntax: ";
+  const std::string addr_what =
+      mail ? "Bad sender address syntax: " : "Bad recipient address syntax: ";
 
   // Parse with UTF-8 allowed to find where the path ends; whether UTF-8 was
   // actually allowed is decided below (for MAIL it depends on the parameters).

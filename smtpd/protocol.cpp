@@ -1,6 +1,7 @@
 #include "smtpd/protocol.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <ctime>
 
 namespace mp::smtpd {
@@ -165,7 +166,11 @@ void Protocol::on_mail(const Command& c) {
       return;
     }
   }
-  if (const std::string* body = c.param("BODY")) m.eightbit = (*body == "8BITMIME");
+  if (const std::string* body = c.param("BODY")) {
+    std::string upper = *body;
+    for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    m.eightbit = upper == "8BITMIME";
+  }
   m.smtputf8 = c.param("SMTPUTF8") != nullptr;
   if (!esmtp_ && !c.params.empty()) {
     error_reply(555, "5.5.4", "Error: parameters need EHLO");

@@ -3,16 +3,54 @@
 #include <exception>
 #include <iostream>
 
+#include "common/address.hpp"
 #include "common/config.hpp"
+#include "rewrite/route_format.hpp"
+#include "rewrite/router.hpp"
 #include "tools/daemon.hpp"
 
 namespace {
 
 constexpr const char* kDefaultConfig = "/etc/mailproc/mailprocd.conf";
 
-int check(const mp::Config&) {
+// Every file the configuration names is loaded as the daemon would load it.
+int check(const mp::Config& config) {
+  mp::rewrite::Router router(config);  // throws ConfigError with every FILE:LINE
   std::cout << "ok\n";
   return 0;
+}
+
+int route(const mp::Config& config, const std::string& from, const std::vector<std::string>& addresses) {
+  mp::rewrite::Router router(config);
+  mp::PathOptions opts;
+  opts.allow_utf8 = true;
+  opts.allow_postmaster = true;
+  std::string error;
+  mp::Address sender;
+  if (!from.empty()) {
+    mp::PathOptions sopts = opts;
+    sopts.allow_null = true;
+    auto parsed = mp::parse_address(from, sopts, error);
+    if (!parsed) {
+      std::cerr << "mailprocd: route: bad sender '" << from << "': " << error << "\n";
+      return 1;
+    }
+    sender = *parsed;
+    std::string rule;
+    mp::Address rewritten = router.rewrite_sender(sender, &rule);
+    std::cout << mp::rewrite::format_sender(sender, rewritten, rule) << "\n";
+  }
+  int status = 0;
+  for (const std::string& a : addresses) {
+    auto parsed = mp::parse_address(a, opts, error);
+    if (!parsed) {
+      std::cerr << "mailprocd: route: bad address '" << a << "': " << error << "\n";
+      status = 1;
+      continue;
+    }
+    std::cout << mp::rewrite::format_route(a, router.resolve(sender, *parsed)) << "\n";
+  }
+  return status;
 }
 
 }  // namespace
@@ -39,20 +77,14 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  mp::Config config;
   try {
-    config = mp::load_config(config_file);
+    mp::Config config = mp::load_config(config_file);
+    if (*check_cmd) return check(config);
+    if (*route_cmd) return route(config, from, addresses);
+    return mp::run_daemon(config);
   } catch (const mp::ConfigError& e) {
     for (const std::string& line : e.errors()) std::cerr << line << "\n";
     return 1;
-  }
-  try {
-    if (*check_cmd) return check(config);
-    if (*route_cmd) {
-      std::cerr << "mailprocd: route: not available yet\n";
-      return 2;
-    }
-    return mp::run_daemon(config);
   } catch (const std::exception& e) {
     std::cerr << "mailprocd: fatal: " << e.what() << "\n";
     return 2;

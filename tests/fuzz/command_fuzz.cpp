@@ -16,12 +16,12 @@
 
 namespace {
 
-#define CHECK(cond)                                                       \
-  do {                                                                    \
-    if (!(cond)) {                                                        \
+#define CHECK(cond)                                                        \
+  do {                                                                     \
+    if (!(cond)) {                                                         \
       std::fprintf(stderr, "command_fuzz: invariant failed: %s\n", #cond); \
-      std::abort();                                                       \
-    }                                                                     \
+      std::abort();                                                        \
+    }                                                                      \
   } while (0)
 
 bool has_ctl(std::string_view s) {

@@ -18,12 +18,12 @@
 
 namespace {
 
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    if (!(cond)) {                                                           \
+#define CHECK(cond)                                                           \
+  do {                                                                        \
+    if (!(cond)) {                                                            \
       std::fprintf(stderr, "dot_reader_fuzz: invariant failed: %s\n", #cond); \
-      std::abort();                                                          \
-    }                                                                        \
+      std::abort();                                                           \
+    }                                                                         \
   } while (0)
 
 using mp::BareNewline;

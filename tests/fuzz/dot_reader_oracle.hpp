@@ -42,8 +42,8 @@ inline DotExpect dot_oracle(std::string_view in) {
   std::size_t pos = 0;
   while (true) {
     const std::size_t end = body.find("\r\n", pos);
-    std::string_view line = body.substr(pos, end == std::string_view::npos ? body.size() - pos
-                                                                            : end - pos);
+    std::string_view line =
+        body.substr(pos, end == std::string_view::npos ? body.size() - pos : end - pos);
     if (!line.empty() && line[0] == '.') line.remove_prefix(1);
     for (char c : line) {
       if (c == '\r' || c == '\n') {

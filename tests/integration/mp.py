@@ -67,6 +67,12 @@ def require_tool(path: str, package: str) -> str:
     return path
 
 
+def require_perl_module(module: str, package: str) -> None:
+    r = subprocess.run(["perl", f"-M{module}", "-e", "1"], capture_output=True)
+    if r.returncode != 0:
+        raise HarnessError(f"Perl module {module} is missing: install the Debian package '{package}'")
+
+
 def program(name: str) -> Path:
     path = BIN / name
     if not os.access(path, os.X_OK):
@@ -595,7 +601,8 @@ class Daemon:
         self.conf.update(conf or {})
         self.proc: subprocess.Popen | None = None
         self.starts = 0
-        self.exit_codes: list = []
+        self.exit_codes: list = []  # of every run, in order (negative: killed by that signal)
+        self.term_sent = self.reaped = False
 
     # -- configuration
 
@@ -625,6 +632,13 @@ class Daemon:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def _reap(self, limit: float) -> int:
+        rc = self.proc.wait(timeout(limit))
+        if not self.reaped:
+            self.reaped = True
+            self.exit_codes.append(rc)
+        return rc
+
     def start(self) -> "Daemon":
         """Starts mailprocd and waits until every listener answers 220.
         Picks new ports and retries (up to 5 times) when a port was taken."""
@@ -643,19 +657,20 @@ class Daemon:
                     stderr=log,
                     cwd=self.dir,
                 )
+            self.term_sent = self.reaped = False
             try:
                 self._wait_listening()
                 return self
             except HarnessError:
                 if self.proc.poll() is None:
+                    self.cleanup(keep_port=True)
                     raise
-                self.exit_codes.append(self.proc.returncode)
+                rc = self._reap(1)
                 if "address already in use" in self.log_text().lower() and attempt < 4:
                     self.listeners = [(p, h, free_port(h)) for p, h, _ in self.listeners]
                     continue
                 raise HarnessError(
-                    f"mailprocd exited with status {self.proc.returncode} during start-up;"
-                    f" log:\n{self.log_tail()}"
+                    f"mailprocd exited with status {rc} during start-up; log:\n{self.log_tail()}"
                 ) from None
         raise HarnessError("unreachable")
 
@@ -685,40 +700,51 @@ class Daemon:
                     raise HarnessError(f"mailprocd exited with {self.proc.returncode}") from None
                 raise HarnessError(f"{e}\nlog:\n{self.log_tail()}") from None
 
+    def terminate(self) -> None:
+        """Sends SIGTERM, once per run (a later stop() only waits)."""
+        if self.running and not self.term_sent:
+            self.term_sent = True
+            self.proc.send_signal(signal.SIGTERM)
+
     def stop(self, check: bool = True) -> int:
-        """SIGTERM; waits for the exit; asserts status 0 unless check=False."""
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else 0
-        self.proc.send_signal(signal.SIGTERM)
+        """SIGTERM (unless already sent); waits for the exit (bounded);
+        asserts status 0 unless check=False. A no-op once the process has
+        been reaped (after kill9, or a previous stop)."""
+        if self.proc is None:
+            return 0
+        if self.reaped:
+            return self.proc.returncode
+        self.terminate()
         try:
-            rc = self.proc.wait(timeout(self.STOP_LIMIT))
+            rc = self._reap(self.STOP_LIMIT)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout(10))
+            self.cleanup(keep_port=True)
             raise HarnessError(
                 f"mailprocd did not exit within {timeout(self.STOP_LIMIT):.0f}s of SIGTERM;"
                 f" log:\n{self.log_tail()}"
             ) from None
-        self.exit_codes.append(rc)
         if check and rc != 0:
             raise HarnessError(f"mailprocd exited with {rc} after SIGTERM; log:\n{self.log_tail()}")
         return rc
 
     def kill9(self) -> None:
+        """SIGKILL, as a crash would; waits until it is gone."""
         if self.running:
             self.proc.kill()
-            self.exit_codes.append(self.proc.wait(timeout(10)))
+        self._reap(10)
 
     def restart(self) -> "Daemon":
         self.stop()
         return self.start()
 
-    def cleanup(self) -> None:
+    def cleanup(self, keep_port: bool = False) -> None:
         """Last-resort teardown: never leaves a process behind."""
-        if self.running:
-            self.proc.kill()
-            self.proc.wait(timeout(10))
-        self.closed_port.close()
+        if self.proc is not None and not self.reaped:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self._reap(10)
+        if not keep_port:
+            self.closed_port.close()
 
     # -- logs
 

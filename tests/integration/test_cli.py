@@ -66,7 +66,8 @@ def test_bad_option_is_a_user_error():
 
 
 def test_daemon_refuses_to_start_on_bad_config(workdir):
-    conf = write(workdir / "bad.conf", f"spooldir = {workdir}/spool\nlisten = 127.0.0.1:{mp.free_port()}\nx = 1\n")
+    text = f"spooldir = {workdir}/spool\nlisten = 127.0.0.1:{mp.free_port()}\nx = 1\n"
+    conf = write(workdir / "bad.conf", text)
     r = mp.run([str(mp.program("mailprocd")), "-c", str(conf)], limit=20)
     assert r.returncode == 1, mp.out(r)
     assert f"{conf}:3: unknown key 'x'" in mp.out(r), mp.out(r)

@@ -5,6 +5,7 @@ sub-queue may hold a partial file."""
 
 import smtplib
 import threading
+import time
 
 import mp
 
@@ -36,20 +37,21 @@ class Load:
                         s.quit()
                     s = smtplib.SMTP(self.d.host, self.d.port, local_hostname=f"t{t}.test",
                                      timeout=mp.timeout(10))
+                    s.ehlo()
                 body = b"".join(b"thread %d message %d line %d .\r\n" % (t, n, i) for i in range(40 + n % 50))
                 content = mp.build_message(f"crash {t}/{n}", body)
-                s.mail("a@example.com")
-                s.rcpt(f"t{t}n{n}@example.net")
+                replies = [s.mail("a@example.com"), s.rcpt(f"t{t}n{n}@example.net")]
+                if [code for code, _ in replies] != [250, 250]:
+                    raise smtplib.SMTPResponseException(*replies[-1])
                 code, resp = s.data(content)
-                if code != 250:
-                    with self.lock:
-                        self.unexpected.append((code, resp))
-                    return
                 qid = mp.QUEUED_AS.search(resp.decode()).group(1)
                 with self.lock:
                     self.acked[qid] = content
-        except (OSError, smtplib.SMTPException, EOFError):
+        except (OSError, smtplib.SMTPServerDisconnected, EOFError):
             return  # the daemon was killed under us
+        except smtplib.SMTPResponseException as e:
+            with self.lock:
+                self.unexpected.append((t, e.smtp_code, e.smtp_error))
         finally:
             if s is not None:
                 try:
@@ -115,3 +117,63 @@ def test_restart_keeps_queued_mail(daemon):
     daemon.restart()  # SIGTERM (exit 0 asserted), then start on the same spool
     mp.assert_stored(daemon, final.queue_id, content)
     assert daemon.queued_ids() == {final.queue_id}
+
+
+def test_write_error_is_451_never_a_silent_loss(daemon):
+    incoming = daemon.spool / "incoming"
+    mode = incoming.stat().st_mode
+    content = mp.build_message("cannot be written")
+    incoming.chmod(0o500)  # the daemon (an unprivileged user) can no longer link files in
+    try:
+        with daemon.session() as c:
+            replies, final = c.send_message("a@example.com", ["b@example.net"], content)
+            assert [r.code for r in replies] == [250, 250, 354], replies
+            assert final.code == 451 and final.enhanced == "4.3.0", final
+            assert c.cmd("NOOP").code == 250
+    finally:
+        incoming.chmod(mode & 0o7777)
+    assert daemon.queued_ids() == set()
+    assert list((daemon.spool / "tmp").iterdir()) == []
+    # Writable again: the next message goes through.
+    with daemon.session() as c:
+        _, final = c.send_message("a@example.com", ["b@example.net"], content)
+    assert final.code == 250, final
+    mp.assert_stored(daemon, final.queue_id, content)
+
+
+def test_sigterm_does_not_wait_for_idle_sessions(daemon):
+    idle = daemon.session()
+    try:
+        start = time.monotonic()
+        daemon.stop()  # asserts exit status 0
+        took = time.monotonic() - start
+        rest = idle.replies_until_close()
+        assert all(r.code == 421 for r in rest), rest
+    finally:
+        idle.close()
+    assert took < mp.timeout(5), f"an idle session held SIGTERM up for {took:.1f}s"
+
+
+def test_sigterm_during_data_loses_nothing(daemon):
+    busy = daemon.session()
+    content = mp.build_message("finished during shutdown")
+    try:
+        busy.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")
+        assert [busy.reply().code for _ in range(3)] == [250, 250, 354]
+        half = len(content) // 2
+        busy.send(content[:half])
+        daemon.terminate()
+        try:
+            busy.send(mp.dot_stuff(content)[half:] + b".\r\nQUIT\r\n")
+            final = busy.reply()
+        except (EOFError, BrokenPipeError, ConnectionResetError):
+            final = None
+        daemon.stop()  # waits; asserts exit status 0
+    finally:
+        busy.close()
+    if final is not None and final.code == 250:
+        mp.assert_stored(daemon, final.queue_id, content)  # acknowledged: it must be there
+    else:
+        assert final is None or final.code in (421, 451), final
+        assert daemon.queued_ids() == set()
+

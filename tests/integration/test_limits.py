@@ -157,3 +157,27 @@ def test_idle_session_times_out(make_daemon):
         assert r.code == 421, r
         assert c.closed()
     assert 0.5 <= elapsed <= mp.timeout(5), elapsed
+
+
+def test_max_connections_total(make_daemon):
+    d = make_daemon({"max_connections": 2})
+    held = []
+    try:
+        def two_held():
+            while len(held) < 2:
+                c = d.client(source=f"127.0.0.{len(held) + 2}")
+                r = c.reply()
+                if r.code != 220:
+                    c.close()
+                    return False
+                held.append(c)
+            return True
+
+        mp.wait_until(two_held, 5, what="two accepted connections")
+        with d.client(source="127.0.0.9") as third:
+            r = third.reply()
+            assert r.code == 421 and r.enhanced == "4.7.0", r
+            assert third.closed()
+    finally:
+        for c in held:
+            c.close()

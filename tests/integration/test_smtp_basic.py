@@ -29,7 +29,8 @@ def test_helo_then_transaction(daemon):
     with daemon.client() as c:
         c.greeting()
         assert c.cmd("HELO client.test").code == 250
-        replies, final = c.send_message("a@example.com", ["b@example.net"], content, ehlo=False, pipelined=False)
+        replies, final = c.send_message("a@example.com", ["b@example.net"], content,
+                                        ehlo=False, pipelined=False)
         assert [r.code for r in replies] == [250, 250, 354], replies
         assert final.code == 250 and final.queue_id, final
     mp.assert_stored(daemon, final.queue_id, content)
@@ -116,7 +117,8 @@ def test_8bitmime_body_kept_byte_exact(daemon):
         assert s.rcpt("b@example.net")[0] == 250
         code, resp = s.data(content)
     assert code == 250, resp
-    mp.assert_stored(daemon, mp.QUEUED_AS.search(resp.decode()).group(1), content)
+    qf = mp.assert_stored(daemon, mp.QUEUED_AS.search(resp.decode()).group(1), content)
+    assert qf.get("eightbit") == "yes" and qf.get("smtputf8") == "no", qf.fields
 
 
 def test_smtputf8_address_and_body(daemon):
@@ -137,6 +139,16 @@ def test_smtputf8_address_and_body(daemon):
     qf = mp.assert_stored(daemon, mp.QUEUED_AS.search(resp.decode()).group(1), content)
     assert qf.sender == sender, qf.fields
     assert qf.recipients == [rcpt], qf.fields
+    assert qf.get("smtputf8") == "yes" and qf.get("eightbit") == "yes", qf.fields
+
+
+def test_utf8_address_without_smtputf8_refused(daemon):
+    with daemon.session() as c:
+        r = c.cmd("MAIL FROM:<j\u00f6rg@example.com>")
+        assert 500 <= r.code < 600, r
+        assert c.cmd("MAIL FROM:<a@example.com>").code == 250
+        r = c.cmd("RCPT TO:<\u7528\u6237@example.net>")
+        assert 500 <= r.code < 600, r
 
 
 def test_line_of_5000_octets_kept_intact(daemon):
@@ -165,7 +177,8 @@ def test_bdat_chunking(daemon):
 
 
 def test_received_header_prepended_once(daemon):
-    content = mp.build_message("received", extra=b"Received: from earlier.test by relay.test; Mon, 1 Jan 2024 00:00:00 +0000\r\n")
+    earlier = b"Received: from earlier.test by relay.test; Mon, 1 Jan 2024 00:00:00 +0000\r\n"
+    content = mp.build_message("received", extra=earlier)
     with daemon.session() as c:
         _, final = c.send_message("a@example.com", ["b@example.net"], content)
     qf = mp.assert_stored(daemon, final.queue_id, content)

@@ -46,6 +46,12 @@ def test_reject_refuses_message_and_queues_nothing(make_daemon, name):
     assert d.queued_ids() == set()
 
 
+def test_reject_is_the_default(daemon):
+    after = smuggle(daemon, FAKE_ENDS["lf.lf"])
+    assert after and 500 <= after[0].code < 600, after
+    assert daemon.queued_ids() == set()
+
+
 @pytest.mark.parametrize("name", sorted(FAKE_ENDS))
 def test_normalize_queues_exactly_one_message(make_daemon, name):
     d = make_daemon({"bare_newline": "normalize"})

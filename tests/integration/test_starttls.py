@@ -31,6 +31,7 @@ def test_starttls_not_advertised_without_cert(daemon):
 
 
 def test_swaks_tls_delivers(tls_daemon):
+    mp.require_perl_module("Net::SSLeay", "libnet-ssleay-perl")  # swaks' TLS support
     r = mp.swaks("--server", f"{tls_daemon.host}:{tls_daemon.port}", "--tls", "--pipeline",
                  "--from", "a@example.com", "--to", "b@example.net", "--body", "over TLS")
     assert r.returncode == 0, mp.out(r)

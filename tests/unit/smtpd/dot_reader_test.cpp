@@ -51,7 +51,9 @@ Outcome feed_split(BareNewline mode, std::string_view in, const std::vector<std:
   return run;
 }
 
-Outcome feed_once(BareNewline mode, std::string_view in) { return feed_split(mode, in, {}); }
+Outcome feed_once(BareNewline mode, std::string_view in) {
+  return feed_split(mode, in, {});
+}
 
 Outcome feed_bytewise(BareNewline mode, std::string_view in) {
   std::vector<std::size_t> cuts;
@@ -129,11 +131,11 @@ struct Smuggle {
   const char* normalized;  // what the fake end becomes in normalize mode
 };
 const Smuggle kSmuggles[] = {
-    {"\n.\n", "\r\n.\r\n"},     // bare LF, dot not at a real line start: kept
-    {"\n.\r\n", "\r\n.\r\n"},   //
-    {"\r.\r\n", "\r\n.\r\n"},   // bare CR
-    {"\r\n.\r", "\r\n\r\n"},    // real line start: the dot is unstuffed, the bare CR normalized
-    {"\r\n.\n", "\r\n\r\n"},    //
+    {"\n.\n", "\r\n.\r\n"},    // bare LF, dot not at a real line start: kept
+    {"\n.\r\n", "\r\n.\r\n"},  //
+    {"\r.\r\n", "\r\n.\r\n"},  // bare CR
+    {"\r\n.\r", "\r\n\r\n"},   // real line start: the dot is unstuffed, the bare CR normalized
+    {"\r\n.\n", "\r\n\r\n"},   //
     {"\r\n.\r\r\n", "\r\n\r\n\r\n"},  // ".\r" + CR: not an end; the next CR LF is real
 };
 
@@ -255,9 +257,18 @@ TEST(DotReader, LongLinesKeptIntact) {
 // Every way of splitting each input gives the same result.
 TEST(DotReader, EverySplitGivesTheSameResult) {
   const std::vector<std::string> inputs = {
-      "a\r\n.\r\n",          "..\r\n.\r\nX",       "\r\n.\r\r\n.\r\n",   "a\r\r\n.\r\n",
-      "x\n.\ny\r\n.\r\n",    "x\r.\r\ny\r\n.\r\n", "x\r\n.\ry\r\n.\r\n", "x\r\n.\ny\r\n.\r\n",
-      ".\r.\r\n.\r\n",       "\r\r\n\n.\r\n.\r\n", ".\r\n",              "..\r\r\n.\n.\r\n",
+      "a\r\n.\r\n",
+      "..\r\n.\r\nX",
+      "\r\n.\r\r\n.\r\n",
+      "a\r\r\n.\r\n",
+      "x\n.\ny\r\n.\r\n",
+      "x\r.\r\ny\r\n.\r\n",
+      "x\r\n.\ry\r\n.\r\n",
+      "x\r\n.\ny\r\n.\r\n",
+      ".\r.\r\n.\r\n",
+      "\r\r\n\n.\r\n.\r\n",
+      ".\r\n",
+      "..\r\r\n.\n.\r\n",
   };
   for (const std::string& in : inputs) {
     SCOPED_TRACE(testing::PrintToString(in));
