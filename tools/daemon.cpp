@@ -108,6 +108,10 @@ int run_daemon(const Config& config) {
   qmgr_work.reset();
   qmgr_io.stop();
   qmgr_thread.join();
+  // A late second signal must not kill the process now that its handler is gone.
+  std::signal(SIGTERM, SIG_IGN);
+  std::signal(SIGINT, SIG_IGN);
+  std::signal(SIGHUP, SIG_IGN);
   log::info("master", "stopped");
   return 0;
 }

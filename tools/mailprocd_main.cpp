@@ -5,6 +5,7 @@
 
 #include "common/address.hpp"
 #include "common/config.hpp"
+#include "common/log.hpp"
 #include "rewrite/route_format.hpp"
 #include "rewrite/router.hpp"
 #include "tools/daemon.hpp"
@@ -77,16 +78,22 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  bool daemon = false;
   try {
     mp::Config config = mp::load_config(config_file);
     if (*check_cmd) return check(config);
     if (*route_cmd) return route(config, from, addresses);
+    daemon = true;
     return mp::run_daemon(config);
   } catch (const mp::ConfigError& e) {
     for (const std::string& line : e.errors()) std::cerr << line << "\n";
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "mailprocd: fatal: " << e.what() << "\n";
+    if (daemon) {
+      mp::log::error("master", std::string("fatal: ") + e.what());
+    } else {
+      std::cerr << "mailprocd: " << e.what() << "\n";
+    }
     return 2;
   }
 }

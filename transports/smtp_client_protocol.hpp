@@ -23,6 +23,7 @@
 // server that does not offer it (permfail 5.6.7, no MAIL command).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -88,6 +89,16 @@ bool needs_smtputf8(const Address& sender, const std::vector<Address>& recipient
 
 enum class StartTls { never, if_offered, required };
 
+// Deadlines of one connection (Postfix's defaults: smtp_connect_timeout,
+// smtp_helo_timeout, the command timeouts, smtp_data_done_timeout). The data
+// limit covers each written chunk of the message and the reply to the final ".".
+struct ClientTimeouts {
+  std::chrono::milliseconds connect{std::chrono::seconds(30)};
+  std::chrono::milliseconds greeting{std::chrono::seconds(300)};
+  std::chrono::milliseconds command{std::chrono::seconds(300)};
+  std::chrono::milliseconds data{std::chrono::seconds(600)};
+};
+
 struct ClientSettings {
   std::string helo_name = "localhost";  // EHLO/HELO/LHLO argument (myhostname)
   std::string peer = "unknown";         // "host[ip]:port", for our own failure texts
@@ -116,8 +127,8 @@ struct ClientResult {
 struct SessionFailure {
   Reply reply;                 // the server's reply, or ours ("lost connection with ...")
   std::string command;         // as in ClientResult; empty for the greeting
-  bool remote = false;         // `reply` came from the server
   bool try_next_host = false;  // nothing was delivered here: another host may be tried
+  bool remote = false;         // `reply` came from the server
 };
 
 enum class ClientStep { reply, start_tls, ready, closed };

@@ -98,7 +98,7 @@ asio::awaitable<void> Server::run_session(tcp::socket socket, bool lmtp) {
   }
   ++from_ip;
   live_.insert(&stream);
-  SessionEnv env{config_, writer_, tls_ ? &*tls_ : nullptr, check_};
+  SessionEnv env{config_, writer_, tls_ ? &*tls_ : nullptr, check_, &stopping_};
   try {
     co_await mp::smtpd::run_session(stream, lmtp, env);
   } catch (const std::exception& e) {
@@ -121,6 +121,18 @@ void Server::stop_accepting(std::function<void()> idle) {
   for (auto& l : listeners_) {
     asio::error_code ec;
     l->acceptor.close(ec);
+  }
+  // Idle clients are told at once; those in a transaction finish it first
+  // (the session sends its 421 when it next waits for a command).
+  std::string bye = Reply{421, "4.3.2", config_.myhostname + " Service shutting down"}.wire();
+  for (Stream* s : live_) {
+    if (!s->idle) continue;
+    if (!s->tls()) {
+      asio::error_code ec;
+      s->socket().non_blocking(true, ec);
+      s->socket().write_some(asio::buffer(bye), ec);
+    }
+    s->close();
   }
   if (live_.empty() && idle_) std::exchange(idle_, nullptr)();
 }

@@ -107,9 +107,15 @@ struct Conversation {
           continue;
         }
       }
+      stream.idle = in.empty() && !proto.in_transaction();
+      if (stream.idle && env.stopping && *env.stopping) {
+        proto.refuse(Reply{421, "4.3.2", env.config.myhostname + " Service shutting down"});
+        continue;
+      }
       if (!co_await flush()) co_return;
       extend();
       auto [ec, n] = co_await stream.read_some(asio::buffer(buf));
+      stream.idle = false;
       if (ec) co_return;
       in.append(buf.data(), n);
     }

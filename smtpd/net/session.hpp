@@ -20,6 +20,7 @@ struct SessionEnv {
   queue::Writer& writer;
   asio::ssl::context* tls = nullptr;  // null: STARTTLS not offered
   RecipientCheck check;
+  const bool* stopping = nullptr;  // the server is shutting down
 };
 
 asio::awaitable<void> run_session(Stream& stream, bool lmtp, const SessionEnv& env);

@@ -26,6 +26,10 @@ class Stream {
   asio::ip::tcp::socket& socket() { return socket_; }
   void close();
 
+  // Set by the session while it waits for a command outside a transaction:
+  // a shutdown may then close the connection at once (with 421).
+  bool idle = false;
+
  private:
   asio::ip::tcp::socket socket_;
   std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;

@@ -684,7 +684,7 @@ class Daemon:
                     raise HarnessError(f"listener {host}:{port} greeted with {r}")
                 c.send(b"QUIT\r\n")
                 return True
-        except (ConnectionRefusedError, EOFError):
+        except (ConnectionRefusedError, ConnectionResetError, EOFError):
             return False
 
     def _wait_listening(self) -> None:
@@ -771,8 +771,9 @@ class Daemon:
             c.ehlo(verb="LHLO" if proto == "lmtp" else "EHLO")
         return c
 
-    def run_tool(self, *args, limit: float = 30.0, program_name: str = "mailprocd"):
-        return run([str(program(program_name)), *map(str, args)], limit=limit)
+    def tool(self, program_name: str, *args, limit: float = 30.0) -> subprocess.CompletedProcess:
+        """Runs `PROGRAM -c THIS-CONF ARGS...` (mailprocd check/route, mpqueue...)."""
+        return run([str(program(program_name)), "-c", str(self.conf_path), *map(str, args)], limit=limit)
 
     def queued_ids(self) -> set:
         return queued_ids(self.spool)

@@ -71,3 +71,10 @@ def test_daemon_refuses_to_start_on_bad_config(workdir):
     r = mp.run([str(mp.program("mailprocd")), "-c", str(conf)], limit=20)
     assert r.returncode == 1, mp.out(r)
     assert f"{conf}:3: unknown key 'x'" in mp.out(r), mp.out(r)
+
+
+def test_check_accepts_the_harness_config(make_daemon):
+    d = make_daemon({"relay_domains": "example.org, *.sub.test", "bare_newline": "normalize"}, start=False)
+    d.write_conf()
+    r = d.tool("mailprocd", "check")
+    assert r.returncode == 0 and r.stdout.decode().strip() == "ok", mp.out(r)
