@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 CONF ?= etc/mailprocd.conf
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test asan fuzz format clean
+.PHONY: all deps build run test asan fuzz bench format clean
 
 all: build
 
@@ -32,6 +32,10 @@ fuzz: deps
 	CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMP_FUZZ=ON >/dev/null
 	cmake --build build-fuzz -j$(JOBS) --target fuzz_targets
 	tests/fuzz/run-all build-fuzz/bin $(FUZZ_SECONDS)
+
+# smtp-source -> mailprocd -> smtp-sink beside Postfix (as root); prints the ratio.
+bench: build
+	bench/vs_postfix.py
 
 format:
 	find common smtpd queue rewrite transports tools tests bench \( -name '*.cpp' -o -name '*.hpp' \) | xargs clang-format -i

@@ -17,9 +17,13 @@ constexpr std::string_view kMagic = "MAILPROC-QUEUE ";
 constexpr std::size_t kMaxHeader = 16 << 20;  // envelope_only: give up looking for the blank line
 constexpr char kHex[] = "0123456789ABCDEF";
 
-[[noreturn]] void bad(const std::string& why) { throw QueueFileError(why); }
+[[noreturn]] void bad(const std::string& why) {
+  throw QueueFileError(why);
+}
 
-bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
+bool is_control(unsigned char c) {
+  return c < 0x20 || c == 0x7f;
+}
 
 // %XX-escapes '%', control characters, and `extra` (0: none); spaces too when asked.
 void append_escaped(std::string& out, std::string_view v, bool space = false, char extra = 0) {
@@ -125,11 +129,23 @@ void add_escaped_line(std::string& out, std::string_view key, std::string_view v
 }
 
 // Header keys of version 1; all are required ("rcpt" at least once).
-enum Key { kId, kArrival, kSender, kRcpt, kHelo, kClientAddr, kClientName, kProtocol,
-           kSmtputf8, kEightbit, kSize, kKeyCount };
+enum Key {
+  kId,
+  kArrival,
+  kSender,
+  kRcpt,
+  kHelo,
+  kClientAddr,
+  kClientName,
+  kProtocol,
+  kSmtputf8,
+  kEightbit,
+  kSize,
+  kKeyCount
+};
 constexpr std::string_view kKeyNames[kKeyCount] = {
-    "id", "arrival", "sender", "rcpt", "helo", "client_addr", "client_name", "protocol",
-    "smtputf8", "eightbit", "size"};
+    "id",          "arrival",  "sender",   "rcpt",     "helo", "client_addr",
+    "client_name", "protocol", "smtputf8", "eightbit", "size"};
 
 // Parses the magic line and the header of `data` into qf; returns the offset of
 // the first content byte. `data` may hold more than the header.
@@ -172,17 +188,38 @@ std::size_t parse_header(std::string_view data, QueueFile& qf) {
         qf.id = unescape(value, what);
         if (!valid_id_chars(qf.id)) bad("id: not a queue ID");
         break;
-      case kArrival: env.arrival = parse_int<std::int64_t>(value, what); break;
-      case kSender: env.sender = parse_address_value(value, what); break;
-      case kRcpt: env.recipients.push_back(parse_address_value(value, what)); break;
-      case kHelo: env.helo = unescape(value, what); break;
-      case kClientAddr: env.client_addr = unescape(value, what); break;
-      case kClientName: env.client_name = unescape(value, what); break;
-      case kProtocol: env.protocol = unescape(value, what); break;
-      case kSmtputf8: env.smtputf8 = parse_bool(value, what); break;
-      case kEightbit: env.eightbit = parse_bool(value, what); break;
-      case kSize: size = parse_int<std::uint64_t>(value, what); break;
-      case kKeyCount: break;
+      case kArrival:
+        env.arrival = parse_int<std::int64_t>(value, what);
+        break;
+      case kSender:
+        env.sender = parse_address_value(value, what);
+        break;
+      case kRcpt:
+        env.recipients.push_back(parse_address_value(value, what));
+        break;
+      case kHelo:
+        env.helo = unescape(value, what);
+        break;
+      case kClientAddr:
+        env.client_addr = unescape(value, what);
+        break;
+      case kClientName:
+        env.client_name = unescape(value, what);
+        break;
+      case kProtocol:
+        env.protocol = unescape(value, what);
+        break;
+      case kSmtputf8:
+        env.smtputf8 = parse_bool(value, what);
+        break;
+      case kEightbit:
+        env.eightbit = parse_bool(value, what);
+        break;
+      case kSize:
+        size = parse_int<std::uint64_t>(value, what);
+        break;
+      case kKeyCount:
+        break;
     }
   }
   for (int k = 0; k < kKeyCount; ++k)
@@ -268,26 +305,31 @@ void read_range(int fd, std::size_t offset, std::size_t len, std::string& out,
 
 std::string_view name(RcptState s) {
   switch (s) {
-    case RcptState::pending: return "pending";
-    case RcptState::delivered: return "delivered";
-    case RcptState::bounced: return "bounced";
+    case RcptState::pending:
+      return "pending";
+    case RcptState::delivered:
+      return "delivered";
+    case RcptState::bounced:
+      return "bounced";
   }
   return "unknown";
 }
 
 std::string_view name(Outcome o) {
   switch (o) {
-    case Outcome::delivered: return "delivered";
-    case Outcome::bounced: return "bounced";
-    case Outcome::deferred: return "deferred";
+    case Outcome::delivered:
+      return "delivered";
+    case Outcome::bounced:
+      return "bounced";
+    case Outcome::deferred:
+      return "deferred";
   }
   return "unknown";
 }
 
 std::size_t QueueFile::pending_count() const {
-  return static_cast<std::size_t>(std::count_if(recipients.begin(), recipients.end(), [](auto& r) {
-    return r.state == RcptState::pending;
-  }));
+  return static_cast<std::size_t>(std::count_if(
+      recipients.begin(), recipients.end(), [](auto& r) { return r.state == RcptState::pending; }));
 }
 
 std::string serialize_queue_file(std::string_view id, const Envelope& env,
@@ -361,8 +403,8 @@ QueueFile read_queue_file(const std::filesystem::path& path, ReadMode mode) {
     std::size_t offset = parse_header(head, qf);
     std::size_t have = file_size - std::min(file_size, offset);
     if (have < qf.content_size)
-      bad("truncated content (" + std::to_string(have) + " of " +
-          std::to_string(qf.content_size) + " bytes)");
+      bad("truncated content (" + std::to_string(have) + " of " + std::to_string(qf.content_size) +
+          " bytes)");
     std::size_t end = offset + qf.content_size;
     std::string records;
     read_range(fd.get(), end, file_size - end, records, path);
@@ -393,7 +435,9 @@ std::string format_attempt_record(unsigned attempts, std::int64_t next_attempt) 
   return "A " + std::to_string(attempts) + ' ' + std::to_string(next_attempt) + '\n';
 }
 
-std::string format_warned_record() { return "W\n"; }
+std::string format_warned_record() {
+  return "W\n";
+}
 
 std::string format_ndr_record(const std::vector<std::size_t>& indexes) {
   if (indexes.empty()) throw std::invalid_argument("NDR record without recipients");

@@ -52,12 +52,18 @@ void make_dir_recursive(const fs::path& p, mode_t mode) {
 
 std::string_view name(SubQueue q) {
   switch (q) {
-    case SubQueue::incoming: return "incoming";
-    case SubQueue::active: return "active";
-    case SubQueue::deferred: return "deferred";
-    case SubQueue::hold: return "hold";
-    case SubQueue::archive: return "archive";
-    case SubQueue::corrupt: return "corrupt";
+    case SubQueue::incoming:
+      return "incoming";
+    case SubQueue::active:
+      return "active";
+    case SubQueue::deferred:
+      return "deferred";
+    case SubQueue::hold:
+      return "hold";
+    case SubQueue::archive:
+      return "archive";
+    case SubQueue::corrupt:
+      return "corrupt";
   }
   return "unknown";
 }
@@ -68,7 +74,9 @@ std::optional<SubQueue> parse_sub_queue(std::string_view text) {
   return std::nullopt;
 }
 
-fs::path Layout::dir(SubQueue q) const { return root_ / std::string(name(q)); }
+fs::path Layout::dir(SubQueue q) const {
+  return root_ / std::string(name(q));
+}
 
 void Layout::create() const {
   // Strip a trailing separator ("spool/") so parent_path() names the real parent.

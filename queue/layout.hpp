@@ -13,9 +13,9 @@ namespace mp::queue {
 
 enum class SubQueue { incoming, active, deferred, hold, archive, corrupt };
 inline constexpr std::array<SubQueue, 6> all_sub_queues{SubQueue::incoming, SubQueue::active,
-                                                       SubQueue::deferred, SubQueue::hold,
-                                                       SubQueue::archive,  SubQueue::corrupt};
-std::string_view name(SubQueue q);                          // "incoming", "active", ...
+                                                        SubQueue::deferred, SubQueue::hold,
+                                                        SubQueue::archive,  SubQueue::corrupt};
+std::string_view name(SubQueue q);                               // "incoming", "active", ...
 std::optional<SubQueue> parse_sub_queue(std::string_view name);  // inverse of name()
 
 class Layout {
@@ -24,7 +24,9 @@ class Layout {
   const std::filesystem::path& root() const { return root_; }
   std::filesystem::path tmp() const { return root_ / "tmp"; }
   std::filesystem::path dir(SubQueue q) const;
-  std::filesystem::path file(SubQueue q, std::string_view id) const { return dir(q) / std::string(id); }
+  std::filesystem::path file(SubQueue q, std::string_view id) const {
+    return dir(q) / std::string(id);
+  }
 
   // Creates the root and every sub-queue (mode 0700) and fsyncs the new entries.
   // Missing ancestors of the root are created too (mode 0755). Existing

@@ -18,8 +18,9 @@ Reply reject(const Address& recipient, const char* status, const char* why) {
 }  // namespace
 
 bool safe_local_part(std::string_view local) {
-  return !local.empty() && local.front() != '.' && local.find('/') == std::string_view::npos &&
-         !has_control(local);
+  // A leading '-' would read as an option to a pipe or MDA given %l or %r.
+  return !local.empty() && local.front() != '.' && local.front() != '-' &&
+         local.find('/') == std::string_view::npos && !has_control(local);
 }
 
 Router::Router(const Config& config)

@@ -49,8 +49,8 @@ struct Route {
   bool local() const { return hop.is_local(); }
 };
 
-// True when a local part may reach a path or argv: not empty, no '/', no leading '.', no
-// control character (checked on the unquoted form).
+// True when a local part may reach a path or argv: not empty, no '/', no leading '.' or '-',
+// no control character (checked on the unquoted form).
 bool safe_local_part(std::string_view local_unquoted);
 
 class Router {

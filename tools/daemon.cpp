@@ -48,6 +48,12 @@ int run_daemon(const Config& config) {
   smtpd::Server server(io, config, writer, [&current_router](const Address& sender, const Address& rcpt) {
     std::shared_ptr<const rewrite::Router> r = std::atomic_load(&current_router);
     rewrite::Route route = r->resolve(sender, rcpt);
+    if (!route.reject && route.hop.kind == rewrite::HopKind::error) {
+      // An `error:` route refuses at RCPT, as Postfix's error transport does.
+      std::string text = route.hop.message.empty() ? "Recipient address rejected" : route.hop.message;
+      return std::optional<Reply>(Reply{route.hop.status[0] == '4' ? 450 : 550, route.hop.status,
+                                        rcpt.bracketed() + ": " + text});
+    }
     return route.reject;
   });
   if (user) drop_privileges(*user);  // process-wide, every thread included

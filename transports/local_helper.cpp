@@ -53,8 +53,8 @@ bool become(const RunAs& as, JobResult& result) {
     result = refusal(true, "cannot switch to unix user '" + as.name + "': " + strerror(errno));
     return false;
   }
-  if (::setuid(0) == 0 || ::getuid() != as.uid || ::geteuid() != as.uid ||
-      ::getgid() != as.gid || ::getegid() != as.gid) {
+  if (::setuid(0) == 0 || ::getuid() != as.uid || ::geteuid() != as.uid || ::getgid() != as.gid ||
+      ::getegid() != as.gid) {
     result = refusal(true, "switching to unix user '" + as.name + "' did not drop root");
     return false;
   }

@@ -12,7 +12,9 @@ constexpr std::size_t kMaxString = 64 * 1024;
 constexpr std::size_t kMaxText = 4096;
 constexpr std::uint64_t kMaxTimeoutMs = 7ull * 24 * 3600 * 1000;
 
-void put_u8(std::string& out, std::uint8_t v) { out += static_cast<char>(v); }
+void put_u8(std::string& out, std::uint8_t v) {
+  out += static_cast<char>(v);
+}
 void put_u32(std::string& out, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
 }
@@ -40,13 +42,15 @@ class Reader {
   bool u32(std::uint32_t& v) {
     if (left() < 4) return fail("truncated");
     v = 0;
-    for (int i = 0; i < 4; ++i) v |= std::uint32_t{static_cast<std::uint8_t>(in_[pos_++])} << (8 * i);
+    for (int i = 0; i < 4; ++i)
+      v |= std::uint32_t{static_cast<std::uint8_t>(in_[pos_++])} << (8 * i);
     return true;
   }
   bool u64(std::uint64_t& v) {
     if (left() < 8) return fail("truncated");
     v = 0;
-    for (int i = 0; i < 8; ++i) v |= std::uint64_t{static_cast<std::uint8_t>(in_[pos_++])} << (8 * i);
+    for (int i = 0; i < 8; ++i)
+      v |= std::uint64_t{static_cast<std::uint8_t>(in_[pos_++])} << (8 * i);
     return true;
   }
   bool str(std::string& s, std::size_t max) {
@@ -84,7 +88,9 @@ class Reader {
   std::string why_;
 };
 
-bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
+bool has_nul(std::string_view s) {
+  return s.find('\0') != std::string_view::npos;
+}
 
 bool has_control(std::string_view s) {
   for (char c : s) {
@@ -137,7 +143,8 @@ std::string validate_job(const Job& job) {
   switch (job.kind) {
     case Job::Kind::exec: {
       if (job.argv.empty() || job.argv.size() > kMaxJobArgs) return "bad argument count";
-      if (job.argv[0].empty() || job.argv[0].front() != '/') return "program is not an absolute path";
+      if (job.argv[0].empty() || job.argv[0].front() != '/')
+        return "program is not an absolute path";
       for (const auto& a : job.argv)
         if (has_nul(a) || a.size() > kMaxString) return "bad argument";
       if (job.env.size() > kMaxJobEnv) return "too many environment variables";

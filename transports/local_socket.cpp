@@ -13,7 +13,7 @@ namespace mp::transports {
 namespace {
 
 // Waits for `events` on fd until the deadline. Returns 0, ETIMEDOUT or an errno value.
-int wait_fd(int fd, short events, Deadline deadline) {
+int wait_fd(int fd, short events, LocalDeadline deadline) {
   for (;;) {
     auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return ETIMEDOUT;
@@ -87,7 +87,7 @@ int recv_fd(int sock) {
   return got;
 }
 
-int write_all(int fd, std::string_view data, Deadline deadline) {
+int write_all(int fd, std::string_view data, LocalDeadline deadline) {
   std::size_t done = 0;
   while (done < data.size()) {
     ssize_t n = ::send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -105,7 +105,7 @@ int write_all(int fd, std::string_view data, Deadline deadline) {
   return 0;
 }
 
-int read_all(int fd, std::string& out, std::size_t max, Deadline deadline) {
+int read_all(int fd, std::string& out, std::size_t max, LocalDeadline deadline) {
   char buf[65536];
   for (;;) {
     ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);

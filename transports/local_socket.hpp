@@ -16,7 +16,7 @@
 
 namespace mp::transports {
 
-using Deadline = std::chrono::steady_clock::time_point;
+using LocalDeadline = std::chrono::steady_clock::time_point;
 
 // Sends one descriptor (with a one-byte payload). Returns 0 or an errno value.
 int send_fd(int sock, int fd);
@@ -26,9 +26,9 @@ int send_fd(int sock, int fd);
 int recv_fd(int sock);
 
 // Writes all of `data`. Returns 0, an errno value, or ETIMEDOUT.
-int write_all(int fd, std::string_view data, Deadline deadline);
+int write_all(int fd, std::string_view data, LocalDeadline deadline);
 
 // Reads until EOF into `out`. Returns 0, an errno value, ETIMEDOUT, or EMSGSIZE past `max`.
-int read_all(int fd, std::string& out, std::size_t max, Deadline deadline);
+int read_all(int fd, std::string& out, std::size_t max, LocalDeadline deadline);
 
 }  // namespace mp::transports

@@ -32,7 +32,9 @@ enum class LocalKind { pipe, mda, maildir, discard, error };
 
 // The local kind of a next hop, or nullopt for a network (or spam:) next hop.
 std::optional<LocalKind> local_kind(std::string_view next_hop);
-inline bool is_local_next_hop(std::string_view next_hop) { return local_kind(next_hop).has_value(); }
+inline bool is_local_next_hop(std::string_view next_hop) {
+  return local_kind(next_hop).has_value();
+}
 
 struct LocalOptions {
   std::chrono::milliseconds pipe_timeout{std::chrono::seconds(1000)};  // SPEC pipe_timeout

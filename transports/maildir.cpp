@@ -10,8 +10,8 @@
 #include <atomic>
 #include <cerrno>
 
-#include "transports/local_message.hpp"
 #include "transports/local_job_wire.hpp"
+#include "transports/local_message.hpp"
 #include "transports/placeholders.hpp"
 
 namespace mp::transports {

@@ -6,8 +6,7 @@
 
 namespace mp::transports {
 
-std::optional<std::vector<std::string>> parse_mda_hop(std::string_view next_hop,
-                                                      std::string& why) {
+std::optional<std::vector<std::string>> parse_mda_hop(std::string_view next_hop, std::string& why) {
   auto argv = split_words(next_hop);
   if (argv.empty() || argv[0].front() != '/') {
     why = "an MDA next hop is an absolute program path";

@@ -26,24 +26,36 @@ std::string shown(std::string_view s) {
 
 std::string_view what(char p) {
   switch (p) {
-    case 'u': return "unix user";
-    case 'r': return "recipient";
-    case 's': return "sender";
-    case 'l': return "local part";
-    case 'd': return "domain";
-    case 'i': return "queue ID";
+    case 'u':
+      return "unix user";
+    case 'r':
+      return "recipient";
+    case 's':
+      return "sender";
+    case 'l':
+      return "local part";
+    case 'd':
+      return "domain";
+    case 'i':
+      return "queue ID";
   }
   return "value";
 }
 
 const std::string* value_of(char p, const PlaceholderValues& v) {
   switch (p) {
-    case 'u': return &v.unix_user;
-    case 'r': return &v.recipient;
-    case 's': return &v.sender;
-    case 'l': return &v.local;
-    case 'd': return &v.domain;
-    case 'i': return &v.queue_id;
+    case 'u':
+      return &v.unix_user;
+    case 'r':
+      return &v.recipient;
+    case 's':
+      return &v.sender;
+    case 'l':
+      return &v.local;
+    case 'd':
+      return &v.domain;
+    case 'i':
+      return &v.queue_id;
   }
   return nullptr;
 }

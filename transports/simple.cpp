@@ -49,8 +49,12 @@ bool enhanced_status(std::string_view s) {
 
 }  // namespace
 
-bool is_discard_hop(std::string_view next_hop) { return is_word(trim(next_hop), "discard"); }
-bool is_error_hop(std::string_view next_hop) { return is_word(trim(next_hop), "error"); }
+bool is_discard_hop(std::string_view next_hop) {
+  return is_word(trim(next_hop), "discard");
+}
+bool is_error_hop(std::string_view next_hop) {
+  return is_word(trim(next_hop), "error");
+}
 
 RecipientResult discard_result(std::string_view next_hop) {
   std::string_view text = rest_of(trim(next_hop), 7);

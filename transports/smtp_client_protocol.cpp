@@ -8,7 +8,9 @@
 namespace mp::transports {
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 std::string upper(std::string_view s) {
   std::string out(s);
@@ -45,7 +47,9 @@ Outcome failure_outcome(const Reply& r) {
   return r.permanent() ? Outcome::permfail : Outcome::tempfail;
 }
 
-bool is_2xx(const Reply& r) { return r.code >= 200 && r.code < 300; }
+bool is_2xx(const Reply& r) {
+  return r.code >= 200 && r.code < 300;
+}
 
 // The header section: up to the first empty line (or everything when there is none).
 std::string_view header_section(std::string_view message) {
@@ -58,7 +62,8 @@ std::string_view header_section(std::string_view message) {
 }
 
 bool has_8bit(std::string_view s) {
-  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
 }
 
 }  // namespace
@@ -78,10 +83,12 @@ ParsedReply parse_reply(std::string_view in) {
   for (;;) {
     std::size_t nl = in.find('\n', pos);
     if (nl == std::string_view::npos) {
-      if (in.size() > kMaxReplySize) return malformed("reply longer than " + std::to_string(kMaxReplySize) + " bytes");
+      if (in.size() > kMaxReplySize)
+        return malformed("reply longer than " + std::to_string(kMaxReplySize) + " bytes");
       return p;  // incomplete
     }
-    if (nl >= kMaxReplySize) return malformed("reply longer than " + std::to_string(kMaxReplySize) + " bytes");
+    if (nl >= kMaxReplySize)
+      return malformed("reply longer than " + std::to_string(kMaxReplySize) + " bytes");
     std::string_view line = in.substr(pos, nl - pos);
     if (line.ends_with('\r')) line.remove_suffix(1);
     pos = nl + 1;
@@ -128,7 +135,8 @@ Extensions parse_extensions(const Reply& ehlo) {
         start, pos == std::string::npos ? std::string::npos : pos - start);
     std::size_t sp = line.find_first_of(" \t=");
     std::string keyword = upper(line.substr(0, sp));
-    std::string_view param = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
+    std::string_view param =
+        sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
     if (keyword == "PIPELINING") {
       ext.pipelining = true;
     } else if (keyword == "SIZE") {
@@ -166,7 +174,8 @@ std::string dot_stuff(std::string_view message) {
   std::size_t pos = 0;
   while (pos < message.size()) {
     std::size_t nl = message.find('\n', pos);
-    std::string_view line = message.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    std::string_view line =
+        message.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
     if (line.ends_with('\r')) line.remove_suffix(1);
     if (line.starts_with('.')) out += '.';
     out += line;
@@ -210,21 +219,33 @@ ClientWait SmtpClientProtocol::wait() const {
 
 std::string SmtpClientProtocol::phase() const {
   switch (state_) {
-    case State::greeting: return "receiving the initial server greeting";
-    case State::ehlo: return settings_.lmtp ? "performing the LHLO handshake" : "performing the EHLO handshake";
-    case State::helo: return "performing the HELO handshake";
-    case State::starttls: return "sending STARTTLS";
-    case State::ready: return "waiting for the next transaction";
-    case State::rset: return "sending RSET";
-    case State::quit: return "sending QUIT";
-    case State::closed: return "closing the connection";
-    case State::transaction: break;
+    case State::greeting:
+      return "receiving the initial server greeting";
+    case State::ehlo:
+      return settings_.lmtp ? "performing the LHLO handshake" : "performing the EHLO handshake";
+    case State::helo:
+      return "performing the HELO handshake";
+    case State::starttls:
+      return "sending STARTTLS";
+    case State::ready:
+      return "waiting for the next transaction";
+    case State::rset:
+      return "sending RSET";
+    case State::quit:
+      return "sending QUIT";
+    case State::closed:
+      return "closing the connection";
+    case State::transaction:
+      break;
   }
   if (pending_.empty()) return "sending MAIL FROM";
   switch (pending_.front().what) {
-    case Expect::mail: return "sending MAIL FROM";
-    case Expect::rcpt: return "sending RCPT TO";
-    case Expect::data: return "sending DATA command";
+    case Expect::mail:
+      return "sending MAIL FROM";
+    case Expect::rcpt:
+      return "sending RCPT TO";
+    case Expect::data:
+      return "sending DATA command";
     case Expect::dot:
     case Expect::dot_ignored:
       return unsent_ ? "sending message body"
@@ -256,9 +277,15 @@ void SmtpClientProtocol::on_failure(Broken what, std::string_view detail) {
   }
   std::string text;
   switch (what) {
-    case Broken::lost_connection: text = "lost connection with " + settings_.peer + " while " + phase(); break;
-    case Broken::timeout: text = "conversation with " + settings_.peer + " timed out while " + phase(); break;
-    case Broken::malformed_reply: text = settings_.peer + " sent a malformed reply while " + phase(); break;
+    case Broken::lost_connection:
+      text = "lost connection with " + settings_.peer + " while " + phase();
+      break;
+    case Broken::timeout:
+      text = "conversation with " + settings_.peer + " timed out while " + phase();
+      break;
+    case Broken::malformed_reply:
+      text = settings_.peer + " sent a malformed reply while " + phase();
+      break;
   }
   if (!detail.empty()) text += ": " + std::string(detail);
   SessionFailure f{Reply{451, "4.4.2", text}, "", true, false};
@@ -279,11 +306,19 @@ void SmtpClientProtocol::on_reply(const Reply& r) {
     std::string command;
     if (state_ == State::transaction && !pending_.empty()) {
       switch (pending_.front().what) {
-        case Expect::mail: command = "MAIL FROM"; break;
-        case Expect::rcpt: command = "RCPT TO"; break;
-        case Expect::data: command = "DATA"; break;
+        case Expect::mail:
+          command = "MAIL FROM";
+          break;
+        case Expect::rcpt:
+          command = "RCPT TO";
+          break;
+        case Expect::data:
+          command = "DATA";
+          break;
         case Expect::dot:
-        case Expect::dot_ignored: command = "end of DATA"; break;
+        case Expect::dot_ignored:
+          command = "end of DATA";
+          break;
       }
     } else if (state_ == State::ehlo) {
       command = settings_.lmtp ? "LHLO" : "EHLO";
@@ -323,7 +358,8 @@ void SmtpClientProtocol::on_session_reply(const Reply& r) {
         send("HELO " + settings_.helo_name);
         return;
       }
-      return fail_session(SessionFailure{r, settings_.lmtp ? "LHLO" : "EHLO", !r.permanent(), true}, true);
+      return fail_session(SessionFailure{r, settings_.lmtp ? "LHLO" : "EHLO", !r.permanent(), true},
+                          true);
     case State::helo:
       if (is_2xx(r)) {
         ext_ = Extensions{};
@@ -336,8 +372,9 @@ void SmtpClientProtocol::on_session_reply(const Reply& r) {
         return;
       }
       if (settings_.starttls == StartTls::required) {
-        return fail_session(SessionFailure{Reply{451, "4.7.4", "TLS is required, but host " + settings_.peer +
-                                                                  " refused to start TLS: " + r.line()},
+        return fail_session(SessionFailure{Reply{451, "4.7.4",
+                                                 "TLS is required, but host " + settings_.peer +
+                                                     " refused to start TLS: " + r.line()},
                                            "STARTTLS", true, false},
                             true);
       }
@@ -368,8 +405,9 @@ void SmtpClientProtocol::after_hello(const Reply&) {
     }
     if (settings_.starttls == StartTls::required) {
       return fail_session(
-          SessionFailure{Reply{451, "4.7.4", "TLS is required, but was not offered by host " + settings_.peer},
-                         "", true, false},
+          SessionFailure{
+              Reply{451, "4.7.4", "TLS is required, but was not offered by host " + settings_.peer},
+              "", true, false},
           true);
     }
   }
@@ -413,16 +451,19 @@ void SmtpClientProtocol::begin(Transaction tx) {
   state_ = State::transaction;
   step_ = ClientStep::reply;
 
-  if (!ext_.smtputf8 && needs_smtputf8(tx_->sender, tx_->recipients, *tx_->message, tx_->smtputf8)) {
-    decide_all(Reply{550, "5.6.7", "SMTPUTF8 is required, but was not offered by host " + settings_.peer},
-               Outcome::permfail, "", false);
+  if (!ext_.smtputf8 &&
+      needs_smtputf8(tx_->sender, tx_->recipients, *tx_->message, tx_->smtputf8)) {
+    decide_all(
+        Reply{550, "5.6.7", "SMTPUTF8 is required, but was not offered by host " + settings_.peer},
+        Outcome::permfail, "", false);
     return end_transaction();
   }
   if (ext_.size && ext_.size_limit > 0 && tx_->message->size() > ext_.size_limit) {
-    decide_all(Reply{552, "5.3.4",
-                     "message size " + std::to_string(tx_->message->size()) + " exceeds size limit " +
-                         std::to_string(ext_.size_limit) + " of server " + settings_.peer},
-               Outcome::permfail, "", false);
+    decide_all(
+        Reply{552, "5.3.4",
+              "message size " + std::to_string(tx_->message->size()) + " exceeds size limit " +
+                  std::to_string(ext_.size_limit) + " of server " + settings_.peer},
+        Outcome::permfail, "", false);
     return end_transaction();
   }
   send(mail_command());
@@ -502,7 +543,8 @@ void SmtpClientProtocol::on_transaction_reply(const Reply& r) {
       }
       break;
     }
-    case Expect::dot_ignored: break;
+    case Expect::dot_ignored:
+      break;
   }
   if (pending_.empty() && state_ == State::transaction) end_transaction();
 }
@@ -539,7 +581,8 @@ void SmtpClientProtocol::decide_accepted(const Reply& r, Outcome o, std::string_
   for (std::size_t i : accepted_) decide(i, r, o, command, remote);
 }
 
-void SmtpClientProtocol::decide_all(const Reply& r, Outcome o, std::string_view command, bool remote) {
+void SmtpClientProtocol::decide_all(const Reply& r, Outcome o, std::string_view command,
+                                    bool remote) {
   for (std::size_t i = 0; i < results_.size(); ++i) decide(i, r, o, command, remote);
 }
 

@@ -101,17 +101,17 @@ struct ClientTimeouts {
 
 struct ClientSettings {
   std::string helo_name = "localhost";  // EHLO/HELO/LHLO argument (myhostname)
-  std::string peer = "unknown";         // "host[ip]:port", for our own failure texts
+  std::string peer = "unknown";         // "host[1.2.3.4]", for our own failure texts
   bool lmtp = false;                    // LHLO, one reply per accepted recipient after data
   StartTls starttls = StartTls::never;  // issue 4: TLS on outbound connections
 };
 
 struct Transaction {
   Address sender;
-  std::vector<Address> recipients;  // at least one
+  std::vector<Address> recipients;             // at least one
   std::shared_ptr<const std::string> message;  // CRLF lines, not dot-stuffed
-  bool smtputf8 = false;  // the submitter asked for SMTPUTF8
-  bool eightbit = false;  // the submitter said BODY=8BITMIME
+  bool smtputf8 = false;                       // the submitter asked for SMTPUTF8
+  bool eightbit = false;                       // the submitter said BODY=8BITMIME
 };
 
 struct ClientResult {
@@ -141,12 +141,12 @@ class SmtpClientProtocol {
 
   // ---- for the driver
   ClientStep step() const { return step_; }
-  ClientWait wait() const;          // which deadline applies to the pending write/read
+  ClientWait wait() const;  // which deadline applies to the pending write/read
   std::string& output() { return out_; }
-  void written();                   // output() was sent: clears it
+  void written();  // output() was sent: clears it
   void on_reply(const Reply& reply);
   void on_failure(Broken what, std::string_view detail = {});
-  void tls_started();               // after a successful handshake: EHLO again
+  void tls_started();  // after a successful handshake: EHLO again
   // What we are doing, for texts: "receiving the initial server greeting", "sending RCPT TO"...
   std::string phase() const;
 

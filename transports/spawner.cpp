@@ -64,11 +64,9 @@ RunAs current_identity() {
   RunAs me;
   bool found = false;
   uid_t uid = ::geteuid();
-  lookup_passwd(
-      [uid](passwd* pw, char* buf, std::size_t len, passwd** res) {
-        return ::getpwuid_r(uid, pw, buf, len, res);
-      },
-      me, found);
+  lookup_passwd([uid](passwd* pw, char* buf, std::size_t len,
+                      passwd** res) { return ::getpwuid_r(uid, pw, buf, len, res); },
+                me, found);
   if (!found) {
     me.name = std::to_string(uid);
     me.uid = uid;
@@ -88,11 +86,10 @@ bool reserved_env(std::string_view entry) {
 
 bool resolve_user(const std::string& name, RunAs& out, JobResult& result) {
   bool found = false;
-  int rc = lookup_passwd(
-      [&name](passwd* pw, char* buf, std::size_t len, passwd** res) {
-        return ::getpwnam_r(name.c_str(), pw, buf, len, res);
-      },
-      out, found);
+  int rc =
+      lookup_passwd([&name](passwd* pw, char* buf, std::size_t len,
+                            passwd** res) { return ::getpwnam_r(name.c_str(), pw, buf, len, res); },
+                    out, found);
   if (rc != 0) {
     result = make_result(JobResult::Status::refused, true,
                          "cannot look up unix user '" + name + "': " + strerror(rc), rc);
@@ -199,7 +196,7 @@ JobResult PrivilegedSpawner::run(const Job& job) {
                        std::string("the privileged delivery helper is gone: ") + strerror(err),
                        err);
   }
-  const Deadline deadline = std::chrono::steady_clock::now() + job.timeout + kHelperGrace;
+  const LocalDeadline deadline = std::chrono::steady_clock::now() + job.timeout + kHelperGrace;
   std::string answer;
   err = write_all(sv[0], encode_job(job), deadline);
   if (err == 0) {

@@ -92,7 +92,8 @@ class PrivilegedSpawner : public Spawner {
   pid_t helper_pid() const { return helper_pid_; }
 
  private:
-  PrivilegedSpawner(int control_fd, pid_t helper_pid) : control_fd_(control_fd), helper_pid_(helper_pid) {}
+  PrivilegedSpawner(int control_fd, pid_t helper_pid)
+      : control_fd_(control_fd), helper_pid_(helper_pid) {}
   int control_fd_;
   pid_t helper_pid_;
   std::mutex send_mutex_;

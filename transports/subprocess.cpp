@@ -5,8 +5,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -67,7 +67,9 @@ class SigpipeGuard {
   bool was_pending_ = false;
 };
 
-bool make_pipe(int fds[2]) { return ::pipe2(fds, O_CLOEXEC) == 0; }
+bool make_pipe(int fds[2]) {
+  return ::pipe2(fds, O_CLOEXEC) == 0;
+}
 
 void set_nonblocking(int fd) {
   int flags = ::fcntl(fd, F_GETFL);
@@ -106,6 +108,11 @@ void set_nonblocking(int fd) {
   ssize_t ignored = ::write(3, &err, sizeof err);
   (void)ignored;
   _exit(127);
+}
+
+// glibc 2.36's <sys/pidfd.h> lacks extern "C"; the system call is used directly.
+int open_pidfd(pid_t pid) {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
 }
 
 pid_t wait_for(pid_t pid, int* status, int flags) {
@@ -233,7 +240,7 @@ ExecOutcome run_program(const ExecSpec& spec) {
     }
   }
 
-  Fd pidfd(::pidfd_open(pid, 0));  // -1 on old kernels: fall back to a short poll tick
+  Fd pidfd(open_pidfd(pid));  // -1 on old kernels: fall back to a short poll tick
   set_nonblocking(in_w.get());
   set_nonblocking(err_r.get());
   if (spec.input.empty()) in_w.reset();

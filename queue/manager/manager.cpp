@@ -166,6 +166,8 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
         m->qf = read_queue_file(path);
         if (m->qf.torn) drop_torn_tail(path, m->qf);
         m->content = std::make_shared<const std::string>(m->qf.content());
+        m->qf.data = std::string();  // keep one copy of the content, not two
+        m->qf.has_content = false;
         m->picked_up = epoch_now();
       }
     } catch (const QueueFileError& e) {
@@ -320,6 +322,20 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
       log::info(component, format_delivery(e));
       records += format_recipient_record(ref.index, record_outcome(r.outcome), r.reply, when);
     }
+    std::size_t pos = 0;
+    while (pos < records.size()) {
+      std::size_t end = records.find('\n', pos);
+      apply_record(m.qf, std::string_view(records).substr(pos, end - pos));
+      pos = end + 1;
+    }
+    // Fast path: the last request left every recipient delivered. The removal
+    // (unlink + directory fsync in finish) is then the one durable step needed.
+    bool all_delivered = true;
+    for (const RecipientStatus& rs : m.qf.recipients) all_delivered &= rs.state == RcptState::delivered;
+    if (m.outstanding == 1 && all_delivered) {
+      recorded(id, "");
+      return;
+    }
     on_files([self = shared_from_this(), id, records] {
       std::string error;
       try {
@@ -327,23 +343,17 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
       } catch (const std::exception& e) {
         error = e.what();
       }
-      self->on_io([self, id, records, error] { self->recorded(id, records, error); });
+      self->on_io([self, id, error] { self->recorded(id, error); });
     });
   }
 
-  void recorded(const std::string& id, const std::string& records, const std::string& error) {
+  void recorded(const std::string& id, const std::string& error) {
     auto it = active.find(id);
     if (it == active.end()) return;
     Message& m = *it->second;
     if (!error.empty()) {
       // The results stand in memory; after a crash they would be tried again.
       log::error("qmgr", id + ": cannot record delivery results: " + error);
-    }
-    std::size_t pos = 0;
-    while (pos < records.size()) {
-      std::size_t end = records.find('\n', pos);
-      apply_record(m.qf, std::string_view(records).substr(pos, end - pos));
-      pos = end + 1;
     }
     if (--m.outstanding == 0) finish(m);
   }

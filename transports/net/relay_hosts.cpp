@@ -20,6 +20,11 @@ std::optional<std::vector<RelayHost>> parse_relay_hosts(std::string_view next_ho
                                                         std::uint16_t default_port,
                                                         std::string& error) {
   std::vector<RelayHost> hosts;
+  std::string_view kind = next_hop.substr(0, next_hop.find(':'));
+  if (kind.size() == 2 && (kind[0] | 0x20) == 'm' && (kind[1] | 0x20) == 'x') {
+    error = "'" + std::string(next_hop) + "' is MX delivery, not a host list";
+    return std::nullopt;
+  }
   for (const std::string& item : split_list(next_hop)) {
     std::optional<HostPort> hp = parse_host_port(item);
     if (!hp || hp->host.empty()) {

@@ -28,7 +28,8 @@ struct RelayHost {
 };
 
 // Comma- or blank-separated host[:port] items; a missing port is `default_port`.
-// nullopt (and `error`) when the list is empty or an item is malformed.
+// nullopt (and `error`) when the list is empty, an item is malformed, or it is `mx` /
+// `mx:domain` (MX delivery: issue 4, not a host list).
 std::optional<std::vector<RelayHost>> parse_relay_hosts(std::string_view next_hop,
                                                         std::uint16_t default_port,
                                                         std::string& error);

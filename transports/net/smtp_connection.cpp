@@ -1,56 +1,45 @@
-// The I/O side of one outbound SMTP connection (see smtp_connection.hpp). The
-// deadline pattern is smtpd's: one watchdog per conversation, its deadline moved
-// forward before every read and write (Asio 1.22 has no cancel_after).
+// The I/O side of one outbound SMTP connection (see smtp_connection.hpp). Deadlines:
+// each socket operation races a steady_timer with awaitable_operators' `||` (Asio 1.22
+// has no cancel_after); the limits differ per phase, so one shared watchdog won't do.
 #include "transports/net/smtp_connection.hpp"
 
 #include <algorithm>
 #include <array>
-#include <functional>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
-#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+#include <functional>
 #include <string_view>
 
 namespace mp::transports {
 namespace {
 
 using namespace asio::experimental::awaitable_operators;
-using Clock = std::chrono::steady_clock;
 
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kWriteChunk = 64 * 1024;  // the data deadline is renewed per chunk
 
-// Returns once `deadline` has passed; the conversation keeps moving it forward.
-asio::awaitable<void> watchdog(const Clock::time_point& deadline) {
-  asio::steady_timer timer(co_await asio::this_coro::executor);
-  while (deadline > Clock::now()) {
-    timer.expires_at(deadline);
-    auto [ec] = co_await timer.async_wait(kTuple);
-    if (ec == asio::error::operation_aborted) co_return;  // the conversation ended first
-  }
-}
-
 // The conversation: write what the protocol wants sent, read one reply, repeat, until
-// the protocol stops waiting for replies. Socket errors are reported to the protocol;
-// a cancelled operation (the watchdog fired) is left to the caller.
-asio::awaitable<void> converse(asio::ip::tcp::socket& socket, SmtpClientProtocol& p, std::string& in,
-                               Clock::time_point& deadline,
+// the protocol stops waiting for replies. Every write (of at most one chunk) and every
+// read races a timer set to the limit of what the protocol is waiting for; socket
+// errors and timeouts are reported to the protocol.
+asio::awaitable<void> converse(asio::ip::tcp::socket& socket, SmtpClientProtocol& p,
+                               std::string& in,
                                const std::function<std::chrono::milliseconds()>& limit) {
+  asio::steady_timer timer(socket.get_executor());
   std::array<char, 16 * 1024> buf;
   for (;;) {
     std::string_view out = p.output();
     while (!out.empty()) {
-      deadline = Clock::now() + limit();
       std::size_t n = std::min(out.size(), kWriteChunk);
-      auto [ec, written] = co_await asio::async_write(socket, asio::buffer(out.data(), n), kTuple);
-      if (ec == asio::error::operation_aborted) co_return;
-      if (ec) {
-        p.on_failure(Broken::lost_connection);
-        co_return;
-      }
+      timer.expires_after(limit());
+      auto result = co_await (asio::async_write(socket, asio::buffer(out.data(), n), kTuple) ||
+                              timer.async_wait(kTuple));
+      if (result.index() == 1) co_return p.on_failure(Broken::timeout);
+      auto [ec, written] = std::get<0>(result);
+      if (ec) co_return p.on_failure(Broken::lost_connection);
       out.remove_prefix(written);
     }
     p.written();
@@ -62,17 +51,14 @@ asio::awaitable<void> converse(asio::ip::tcp::socket& socket, SmtpClientProtocol
         p.on_reply(r.reply);
         break;
       }
-      if (r.status == ParsedReply::Status::malformed) {
-        p.on_failure(Broken::malformed_reply, r.error);
-        co_return;
-      }
-      deadline = Clock::now() + limit();
-      auto [ec, n] = co_await socket.async_read_some(asio::buffer(buf), kTuple);
-      if (ec == asio::error::operation_aborted) co_return;
-      if (ec) {
-        p.on_failure(Broken::lost_connection);
-        co_return;
-      }
+      if (r.status == ParsedReply::Status::malformed)
+        co_return p.on_failure(Broken::malformed_reply, r.error);
+      timer.expires_after(limit());
+      auto result =
+          co_await (socket.async_read_some(asio::buffer(buf), kTuple) || timer.async_wait(kTuple));
+      if (result.index() == 1) co_return p.on_failure(Broken::timeout);
+      auto [ec, n] = std::get<0>(result);
+      if (ec) co_return p.on_failure(Broken::lost_connection);
       in.append(buf.data(), n);
     }
     if (p.step() == ClientStep::closed) co_return;
@@ -86,9 +72,12 @@ SmtpConnection::SmtpConnection(asio::any_io_executor executor, ClientTimeouts ti
 
 std::chrono::milliseconds SmtpConnection::limit() const {
   switch (proto_ ? proto_->wait() : ClientWait::command) {
-    case ClientWait::greeting: return timeouts_.greeting;
-    case ClientWait::data: return timeouts_.data;
-    case ClientWait::command: break;
+    case ClientWait::greeting:
+      return timeouts_.greeting;
+    case ClientWait::data:
+      return timeouts_.data;
+    case ClientWait::command:
+      break;
   }
   return timeouts_.command;
 }
@@ -99,7 +88,8 @@ void SmtpConnection::close() {
   connected_ = false;
 }
 
-asio::awaitable<std::string> SmtpConnection::connect(std::string host, asio::ip::tcp::endpoint endpoint) {
+asio::awaitable<std::string> SmtpConnection::connect(std::string host,
+                                                     asio::ip::tcp::endpoint endpoint) {
   std::string ip = endpoint.address().to_string();
   name_addr_ = host + "[" + ip + "]";
   relay_ = name_addr_ + ":" + std::to_string(endpoint.port());
@@ -117,6 +107,9 @@ asio::awaitable<std::string> SmtpConnection::connect(std::string host, asio::ip:
     co_return prefix + ec.message();
   }
   connected_ = true;
+  // We write whole batches (pipelined commands, 64 KiB chunks of data) and then wait for
+  // the reply: Nagle would only hold back the last small segment.
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   co_return std::string();
 }
 
@@ -127,10 +120,8 @@ asio::awaitable<void> SmtpConnection::drive() {
     p.on_failure(Broken::lost_connection);
     co_return;
   }
-  Clock::time_point deadline = Clock::now() + limit();
   std::function<std::chrono::milliseconds()> lim = [this] { return limit(); };
-  auto result = co_await (converse(socket_, p, in_, deadline, lim) || watchdog(deadline));
-  if (result.index() == 1) p.on_failure(Broken::timeout);
+  co_await converse(socket_, p, in_, lim);
   if (p.step() == ClientStep::closed) close();
 }
 

@@ -48,7 +48,7 @@ class SmtpConnection {
 
   SmtpClientProtocol& protocol() { return *proto_; }
   bool connected() const { return connected_; }
-  const std::string& relay() const { return relay_; }      // "host[1.2.3.4]:25"
+  const std::string& relay() const { return relay_; }          // "host[1.2.3.4]:25"
   const std::string& name_addr() const { return name_addr_; }  // "host[1.2.3.4]"
 
  private:

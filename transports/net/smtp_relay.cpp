@@ -1,7 +1,8 @@
-// The relay transport (see smtp_relay.hpp): per-next-hop gates, the host walk with
-// failover, and the Postfix-shaped delivery log lines. Everything runs on one strand.
+// The relay transport (see smtp_relay.hpp): per-next-hop gates and the host walk with
+// failover. Everything runs on one strand.
 #include "transports/net/smtp_relay.hpp"
 
+#include <algorithm>
 #include <asio/bind_executor.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -10,8 +11,6 @@
 #include <asio/post.hpp>
 #include <asio/strand.hpp>
 #include <asio/use_awaitable.hpp>
-#include <algorithm>
-#include <cstdio>
 #include <exception>
 #include <map>
 #include <utility>
@@ -24,8 +23,6 @@
 namespace mp::transports {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-using WallClock = std::chrono::system_clock;
 using asio::ip::tcp;
 
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
@@ -38,45 +35,29 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-// Postfix's delay style: "0", "0.04", "0.5", "1.2", "15".
-std::string seconds_text(double s) {
-  if (!(s >= 0.01)) return "0";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, s >= 10 ? "%.0f" : s >= 1 ? "%.1f" : "%.2f", s);
-  std::string out = buf;
-  if (out.find('.') != std::string::npos) {
-    while (out.back() == '0') out.pop_back();
-    if (out.back() == '.') out.pop_back();
-  }
-  return out;
-}
-
-double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
 Outcome failure_outcome(const Reply& r) {
   return r.permanent() ? Outcome::permfail : Outcome::tempfail;
 }
 
-// How a decision came about, for the log's reason text.
-struct Detail {
-  bool remote = false;    // a server reply
-  std::string command;    // what it answered; empty: the greeting
-  std::string name_addr;  // "host[1.2.3.4]"
-};
+// Postfix's words for a host that failed, for the log line about skipping it.
+std::string host_failure_text(const SessionFailure& f, const std::string& name_addr) {
+  if (!f.remote) return f.reply.text;
+  if (f.command.empty()) return "host " + name_addr + " refused to talk to me: " + f.reply.line();
+  return "host " + name_addr + " said: " + f.reply.line() + " (in reply to " + f.command +
+         " command)";
+}
 
 struct Job {
   DeliveryRequest request;
   std::function<void(DeliveryResult)> done;
-  WallClock::time_point queued_wall;
-  Clock::time_point queued, started, opened, finished;
-  bool has_opened = false;
   bool answered = false;
 };
 
 }  // namespace
 
 struct SmtpRelay::Impl : std::enable_shared_from_this<SmtpRelay::Impl> {
-  Impl(asio::io_context& io, RelaySettings s) : strand(asio::make_strand(io)), settings(std::move(s)) {}
+  Impl(asio::io_context& io, RelaySettings s)
+      : strand(asio::make_strand(io)), settings(std::move(s)) {}
 
   asio::strand<asio::io_context::executor_type> strand;
   RelaySettings settings;
@@ -84,10 +65,11 @@ struct SmtpRelay::Impl : std::enable_shared_from_this<SmtpRelay::Impl> {
 
   void enqueue(std::shared_ptr<Job> job);
   asio::awaitable<void> run(std::shared_ptr<Job> job, HopGate& gate);
-  asio::awaitable<DeliveryResult> attempt(Job& job, HopGate& gate, std::vector<Detail>& details,
+  asio::awaitable<DeliveryResult> attempt(const Job& job, HopGate& gate,
                                           std::unique_ptr<SmtpConnection>& keep);
-  asio::awaitable<std::pair<std::vector<tcp::endpoint>, std::string>> resolve(const RelayHost& host);
-  void answer(Job& job, DeliveryResult results, const std::vector<Detail>& details);
+  asio::awaitable<std::pair<std::vector<tcp::endpoint>, std::string>> resolve(
+      const RelayHost& host);
+  void answer(Job& job, DeliveryResult results);
 };
 
 SmtpRelay::SmtpRelay(asio::io_context& io, RelaySettings settings)
@@ -99,17 +81,16 @@ void SmtpRelay::deliver(DeliveryRequest request, std::function<void(DeliveryResu
   auto job = std::make_shared<Job>();
   job->request = std::move(request);
   job->done = std::move(done);
-  job->queued = Clock::now();
-  job->queued_wall = WallClock::now();
   asio::post(impl_->strand, [impl = impl_, job] { impl->enqueue(job); });
 }
 
 void SmtpRelay::Impl::enqueue(std::shared_ptr<Job> job) {
   if (job->request.recipients.empty()) {
-    answer(*job, {}, {});
+    answer(*job, {});
     return;
   }
-  HopGate& gate = gates.try_emplace(lower(job->request.next_hop), settings.concurrency).first->second;
+  HopGate& gate =
+      gates.try_emplace(lower(job->request.next_hop), settings.concurrency).first->second;
   gate.submit([self = shared_from_this(), job, &gate] {
     asio::co_spawn(self->strand, self->run(job, gate),
                    asio::bind_executor(self->strand, [self, job, &gate](std::exception_ptr e) {
@@ -125,8 +106,7 @@ void SmtpRelay::Impl::enqueue(std::shared_ptr<Job> job) {
                        Reply r{451, "4.3.0", "internal error in the smtp transport: " + what};
                        DeliveryResult out(job->request.recipients.size(),
                                           RecipientResult{Outcome::tempfail, r, "none"});
-                       self->answer(*job, std::move(out),
-                                    std::vector<Detail>(job->request.recipients.size()));
+                       self->answer(*job, std::move(out));
                      }
                      gate.release();
                    }));
@@ -134,12 +114,9 @@ void SmtpRelay::Impl::enqueue(std::shared_ptr<Job> job) {
 }
 
 asio::awaitable<void> SmtpRelay::Impl::run(std::shared_ptr<Job> job, HopGate& gate) {
-  job->started = Clock::now();
-  std::vector<Detail> details(job->request.recipients.size());
   std::unique_ptr<SmtpConnection> conn;
-  DeliveryResult results = co_await attempt(*job, gate, details, conn);
-  job->finished = Clock::now();
-  answer(*job, std::move(results), details);
+  DeliveryResult results = co_await attempt(*job, gate, conn);
+  answer(*job, std::move(results));
   // The outcome is known: QUIT politely afterwards (issue 4 may keep the connection).
   if (conn) co_await conn->quit();
 }
@@ -164,14 +141,14 @@ asio::awaitable<std::pair<std::vector<tcp::endpoint>, std::string>> SmtpRelay::I
     }
   }
   if (out.empty()) {
-    co_return std::pair{out, "Host or domain name not found. Name service error for name=" + host.host +
-                                 " type=A: " + (ec ? ec.message() : std::string("no address"))};
+    co_return std::pair{out,
+                        "Host or domain name not found. Name service error for name=" + host.host +
+                            " type=A: " + (ec ? ec.message() : std::string("no address"))};
   }
   co_return std::pair{out, std::string()};
 }
 
-asio::awaitable<DeliveryResult> SmtpRelay::Impl::attempt(Job& job, HopGate& gate,
-                                                         std::vector<Detail>& details,
+asio::awaitable<DeliveryResult> SmtpRelay::Impl::attempt(const Job& job, HopGate& gate,
                                                          std::unique_ptr<SmtpConnection>& keep) {
   const DeliveryRequest& req = job.request;
   const std::size_t n = req.recipients.size();
@@ -184,24 +161,24 @@ asio::awaitable<DeliveryResult> SmtpRelay::Impl::attempt(Job& job, HopGate& gate
     }
     return idx;
   };
-  auto decide = [&](std::size_t i, Outcome o, const Reply& r, const std::string& relay, Detail d) {
+  auto decide = [&](std::size_t i, Outcome o, const Reply& r, const std::string& relay) {
     out[i] = RecipientResult{o, r, relay};
-    details[i] = std::move(d);
     decided[i] = true;
   };
+  // A host (address) failed: say so in the log, as Postfix does; the walk goes on.
+  auto skip = [&](const std::string& text) { log::info("smtp", req.queue_id + ": " + text); };
 
   std::string error;
   auto hosts = parse_relay_hosts(req.next_hop, settings.default_port, error);
   if (!hosts) {
     Reply r{451, "4.3.5", "bad next hop '" + req.next_hop + "': " + error};
-    for (std::size_t i = 0; i < n; ++i) decide(i, Outcome::tempfail, r, "none", {});
+    for (std::size_t i = 0; i < n; ++i) decide(i, Outcome::tempfail, r, "none");
     co_return out;
   }
 
   // The reason the undecided recipients get when every host failed.
   Reply last{451, "4.4.1", "no host was tried"};
   std::string last_relay = "none";
-  Detail last_detail;
 
   const std::size_t start = gate.next_start(hosts->size());
   bool finished = false;
@@ -211,7 +188,7 @@ asio::awaitable<DeliveryResult> SmtpRelay::Impl::attempt(Job& job, HopGate& gate
     if (endpoints.empty()) {
       last = Reply{451, "4.4.3", resolve_error};
       last_relay = "none";
-      last_detail = {};
+      skip(resolve_error);
       continue;
     }
     for (const tcp::endpoint& ep : endpoints) {
@@ -220,24 +197,22 @@ asio::awaitable<DeliveryResult> SmtpRelay::Impl::attempt(Job& job, HopGate& gate
       if (!connect_error.empty()) {
         last = Reply{451, "4.4.1", connect_error};
         last_relay = "none";
-        last_detail = {};
+        skip(connect_error);
         continue;
       }
       ClientSettings cs;
       cs.helo_name = settings.helo_name;
       bool ready = co_await conn->open(cs);
-      job.opened = Clock::now();
-      job.has_opened = true;
       if (!ready) {
         const SessionFailure& f = *conn->protocol().failure();
-        Detail d{f.remote, f.command, conn->name_addr()};
         if (f.try_next_host) {
           last = f.reply;
           last_relay = conn->relay();
-          last_detail = d;
+          skip(host_failure_text(f, conn->name_addr()));
           continue;
         }
-        for (std::size_t i : undecided()) decide(i, failure_outcome(f.reply), f.reply, conn->relay(), d);
+        for (std::size_t i : undecided())
+          decide(i, failure_outcome(f.reply), f.reply, conn->relay());
         finished = true;
         break;
       }
@@ -253,68 +228,28 @@ asio::awaitable<DeliveryResult> SmtpRelay::Impl::attempt(Job& job, HopGate& gate
       const std::vector<ClientResult>& rs = conn->protocol().results();
       for (std::size_t j = 0; j < idx.size() && j < rs.size(); ++j) {
         if (rs[j].decided) {
-          decide(idx[j], rs[j].outcome, rs[j].reply, conn->relay(),
-                 Detail{rs[j].remote, rs[j].command, conn->name_addr()});
+          decide(idx[j], rs[j].outcome, rs[j].reply, conn->relay());
         }
       }
       const auto& f = conn->protocol().failure();
-      if (f && f->try_next_host && !undecided().empty()) {
-        last = f->reply;
-        last_relay = conn->relay();
-        last_detail = Detail{f->remote, f->command, conn->name_addr()};
-        continue;
-      }
       if (f) {
         last = f->reply;
         last_relay = conn->relay();
-        last_detail = Detail{f->remote, f->command, conn->name_addr()};
+        if (f->try_next_host && !undecided().empty()) {
+          skip(host_failure_text(*f, conn->name_addr()));
+          continue;
+        }
       }
       if (conn->protocol().step() == ClientStep::ready) keep = std::move(conn);
       finished = true;
       break;
     }
   }
-  for (std::size_t i : undecided()) decide(i, Outcome::tempfail, last, last_relay, last_detail);
+  for (std::size_t i : undecided()) decide(i, Outcome::tempfail, last, last_relay);
   co_return out;
 }
 
-void SmtpRelay::Impl::answer(Job& job, DeliveryResult results, const std::vector<Detail>& details) {
-  if (settings.log_deliveries) {
-    const DeliveryRequest& req = job.request;
-    WallClock::time_point now = WallClock::now();
-    double arrival = req.arrival > 0 ? static_cast<double>(req.arrival)
-                                     : std::chrono::duration<double>(job.queued_wall.time_since_epoch()).count();
-    double total = std::chrono::duration<double>(now.time_since_epoch()).count() - arrival;
-    double a = std::chrono::duration<double>(job.queued_wall.time_since_epoch()).count() - arrival;
-    double b = seconds(job.started - job.queued);
-    Clock::time_point opened = job.has_opened ? job.opened : job.finished;
-    double c = seconds(opened - job.started);
-    double d = seconds(job.finished - opened);
-    std::string delays = "delay=" + seconds_text(total) + ", delays=" + seconds_text(a) + "/" +
-                         seconds_text(b) + "/" + seconds_text(c) + "/" + seconds_text(d);
-    for (std::size_t i = 0; i < results.size() && i < req.recipients.size(); ++i) {
-      const RecipientRef& rcpt = req.recipients[i];
-      const RecipientResult& r = results[i];
-      const Detail& det = i < details.size() ? details[i] : Detail{};
-      std::string reason;
-      if (r.outcome == Outcome::ok || !det.remote) {
-        reason = r.outcome == Outcome::ok ? r.reply.line() : r.reply.text;
-      } else if (det.command.empty()) {
-        reason = "host " + det.name_addr + " refused to talk to me: " + r.reply.line();
-      } else {
-        reason = "host " + det.name_addr + " said: " + r.reply.line() + " (in reply to " + det.command +
-                 " command)";
-      }
-      std::string dsn = r.reply.status;
-      if (dsn.empty()) dsn = r.outcome == Outcome::ok ? "2.0.0" : r.outcome == Outcome::permfail ? "5.0.0" : "4.0.0";
-      std::string line = req.queue_id + ": to=" + rcpt.address.bracketed();
-      if (!rcpt.original.is_null() && !(rcpt.original == rcpt.address))
-        line += ", orig_to=" + rcpt.original.bracketed();
-      line += ", relay=" + r.relay + ", " + delays + ", dsn=" + dsn + ", status=" +
-              std::string(status_word(r.outcome)) + " (" + reason + ")";
-      log::info("smtp", line);
-    }
-  }
+void SmtpRelay::Impl::answer(Job& job, DeliveryResult results) {
   job.answered = true;
   auto done = std::move(job.done);
   if (done) done(std::move(results));

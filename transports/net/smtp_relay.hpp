@@ -16,8 +16,9 @@
 // Other replies are final for this delivery (5xx: permfail, 4xx: tempfail).
 // At most `concurrency` deliveries run at once per next hop, more wait in FIFO
 // order. RecipientResult.relay is "host[ip]:port" ("none" when no connection
-// was made). One Postfix-shaped "to=<r>, relay=..., status=..." line per
-// recipient is logged (component "smtp").
+// was made). The queue manager logs the per-recipient delivery lines; this
+// transport logs only each host it skipped ("ID: connect to ...: Connection
+// refused"), as Postfix's smtp does.
 #pragma once
 
 #include <cstdint>
@@ -40,7 +41,6 @@ struct RelaySettings {
   std::uint16_t default_port = 25;      // smtp_port: for hosts without a port
   unsigned concurrency = 20;            // delivery_concurrency, per next hop
   ClientTimeouts timeouts;              // Postfix's defaults; tests use short ones
-  bool log_deliveries = true;  // the "ID: to=<r>, relay=..., status=..." lines
 };
 
 class SmtpRelay final : public Transport {

@@ -21,7 +21,9 @@
 
 namespace mp::transports::testing {
 
-inline bool is_root() { return ::geteuid() == 0; }
+inline bool is_root() {
+  return ::geteuid() == 0;
+}
 
 inline uid_t uid_of(const std::string& user) {
   passwd* pw = ::getpwnam(user.c_str());
@@ -36,7 +38,9 @@ inline gid_t gid_of(const std::string& user) {
 }
 
 // The user deliveries run as in these tests: `nobody` as root, else ourselves.
-inline uid_t delivery_uid() { return is_root() ? uid_of("nobody") : ::geteuid(); }
+inline uid_t delivery_uid() {
+  return is_root() ? uid_of("nobody") : ::geteuid();
+}
 
 class TempDir {
  public:

@@ -75,8 +75,8 @@ TEST(Placeholders, HostileValuesAreRefusedAsPathSegments) {
 }
 
 TEST(Placeholders, ShellMetacharactersPassVerbatimAsArguments) {
-  for (std::string hostile : {"$(touch f)", ";id", "`id`", "|id", "../x", "a/b", ".x", "a b",
-                              "'\"", "*", "&&"}) {
+  for (std::string hostile :
+       {"$(touch f)", ";id", "`id`", "|id", "../x", "a/b", ".x", "a b", "'\"", "*", "&&"}) {
     auto v = values(hostile);
     EXPECT_EQ(arg("%l", v), hostile);
     EXPECT_EQ(arg("%r", v), hostile + "@example.org");

@@ -14,7 +14,9 @@ Reply R(std::string_view wire) {
   return p.reply;
 }
 
-Address A(std::string local, std::string domain) { return Address{std::move(local), std::move(domain)}; }
+Address A(std::string local, std::string domain) {
+  return Address{std::move(local), std::move(domain)};
+}
 
 // Takes what the client wants to send (and reports it written).
 std::string take(SmtpClientProtocol& c) {
@@ -29,7 +31,8 @@ std::string feed(SmtpClientProtocol& c, std::string_view wire) {
 }
 
 constexpr std::string_view kEhloPipelining =
-    "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n";
+    "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-8BITMIME\r\n250 "
+    "ENHANCEDSTATUSCODES\r\n";
 constexpr std::string_view kEhloPlain = "250-mx.test\r\n250 8BITMIME\r\n";
 
 Transaction tx(std::vector<Address> rcpts, std::string message = "Subject: t\r\n\r\nhello\r\n") {
@@ -107,8 +110,8 @@ TEST(ParseReply, BareLfTolerated) {
 }
 
 TEST(ParseReply, Malformed) {
-  for (std::string_view bad : {"hello\r\n", "25\r\n", "250x\r\n", "650 no\r\n", "250-a\r\n251 b\r\n",
-                               "abc def\r\n"}) {
+  for (std::string_view bad :
+       {"hello\r\n", "25\r\n", "250x\r\n", "650 no\r\n", "250-a\r\n251 b\r\n", "abc def\r\n"}) {
     EXPECT_EQ(parse_reply(bad).status, ParsedReply::Status::malformed) << bad;
   }
   std::string huge = "250-" + std::string(kMaxReplySize, 'x');
@@ -117,7 +120,10 @@ TEST(ParseReply, Malformed) {
 }
 
 TEST(ParseReply, ControlCharactersNeverReachTheText) {
-  EXPECT_EQ(R("550 5.0.0 a\x01" "b\tc\r\n").text, "a?b\tc");
+  EXPECT_EQ(R("550 5.0.0 a\x01"
+              "b\tc\r\n")
+                .text,
+            "a?b\tc");
 }
 
 TEST(Extensions, ParsedCaseInsensitively) {
@@ -354,7 +360,8 @@ TEST(Client, Smtputf8NotOfferedBouncesWithoutMail) {
     EXPECT_EQ(r.outcome, Outcome::permfail);
     EXPECT_EQ(r.reply.status, "5.6.7");
     EXPECT_FALSE(r.remote);
-    EXPECT_EQ(r.reply.text, "SMTPUTF8 is required, but was not offered by host mx.test[192.0.2.1]:25");
+    EXPECT_EQ(r.reply.text,
+              "SMTPUTF8 is required, but was not offered by host mx.test[192.0.2.1]:25");
   }
   // Requested by the submitter but not needed: delivered without it.
   SmtpClientProtocol d = open(kEhloPlain);
@@ -428,7 +435,8 @@ TEST(Client, TimeoutAndLostConnectionTexts) {
   d.on_failure(Broken::lost_connection);
   EXPECT_TRUE(d.failure()->try_next_host);
   EXPECT_FALSE(d.results()[0].decided);
-  EXPECT_EQ(d.failure()->reply.text, "lost connection with mx.test[192.0.2.1]:25 while sending message body");
+  EXPECT_EQ(d.failure()->reply.text,
+            "lost connection with mx.test[192.0.2.1]:25 while sending message body");
 
   // Lost after the final "." went out: may have been delivered, a tempfail here.
   SmtpClientProtocol e = open(kEhloPipelining);

@@ -5,7 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/pidfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -30,7 +30,8 @@ ExecSpec spec_for(std::vector<std::string> argv, std::string_view input = "") {
 
 TEST(Subprocess, ExitStatusAndFirstStderrLine) {
   TempDir dir;
-  auto prog = script(dir.path(), "p", "printf '\\n   \\n' >&2\necho 'first problem' >&2\necho second >&2\nexit 3\n");
+  auto prog = script(dir.path(), "p",
+                     "printf '\\n   \\n' >&2\necho 'first problem' >&2\necho second >&2\nexit 3\n");
   auto out = run_program(spec_for({prog}));
   EXPECT_EQ(out.end, ExecOutcome::End::exited);
   EXPECT_EQ(out.code, 3);
@@ -39,7 +40,8 @@ TEST(Subprocess, ExitStatusAndFirstStderrLine) {
 
 TEST(Subprocess, ArgumentsArePassedVerbatim) {
   TempDir dir;
-  auto prog = script(dir.path(), "p", "for a in \"$@\"; do printf '[%s]\\n' \"$a\"; done > \"$OUT\"\n");
+  auto prog =
+      script(dir.path(), "p", "for a in \"$@\"; do printf '[%s]\\n' \"$a\"; done > \"$OUT\"\n");
   auto s = spec_for({prog, "a b", "$(id)", "`id`", ";id", "|id", "'\"", ""});
   s.env.push_back("OUT=" + (dir.path() / "args").string());
   auto out = run_program(s);
@@ -51,8 +53,8 @@ TEST(Subprocess, ArgumentsArePassedVerbatim) {
 TEST(Subprocess, LargeInputWhileTheProgramFillsStderr) {
   TempDir dir;
   // Writes 1 MiB to stderr before reading stdin: a naive write-then-read would deadlock.
-  auto prog = script(dir.path(), "p",
-                     "head -c 1048576 /dev/zero | tr '\\000' x >&2\ncat > \"$1\"\n");
+  auto prog =
+      script(dir.path(), "p", "head -c 1048576 /dev/zero | tr '\\000' x >&2\ncat > \"$1\"\n");
   std::string input(8 << 20, 'm');
   for (std::size_t i = 0; i < input.size(); i += 1000) input[i] = '\n';
   auto out = run_program(spec_for({prog, (dir.path() / "in").string()}, input));
@@ -74,8 +76,8 @@ TEST(Subprocess, ProgramThatIgnoresItsInput) {
 TEST(Subprocess, TimeoutKillsTheWholeProcessGroup) {
   TempDir dir;
   auto pidfile = dir.path() / "pid";
-  auto prog = script(dir.path(), "p",
-                     "sleep 1000 &\necho $! > \"$1.tmp\"\nmv \"$1.tmp\" \"$1\"\nwait\n");
+  auto prog =
+      script(dir.path(), "p", "sleep 1000 &\necho $! > \"$1.tmp\"\nmv \"$1.tmp\" \"$1\"\nwait\n");
   auto s = spec_for({prog, pidfile.string()});
   s.timeout = std::chrono::milliseconds(700);
   auto start = std::chrono::steady_clock::now();
@@ -85,7 +87,7 @@ TEST(Subprocess, TimeoutKillsTheWholeProcessGroup) {
   std::string pid_text = slurp(pidfile);
   ASSERT_FALSE(pid_text.empty()) << "the script did not start its background child in time";
   pid_t bg = std::stoi(pid_text);
-  int fd = ::pidfd_open(bg, 0);
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, bg, 0));
   if (fd >= 0) {  // still there: it must be dying (SIGKILL sent), so wait for its exit
     pollfd p{fd, POLLIN, 0};
     EXPECT_EQ(::poll(&p, 1, 5000), 1) << "background child " << bg << " survived the timeout";
@@ -162,7 +164,9 @@ TEST(Subprocess, FirstLine) {
   EXPECT_EQ(first_line(""), "");
   EXPECT_EQ(first_line("\n\r\n  \t\n"), "");
   EXPECT_EQ(first_line("  hello world  \r\nsecond"), "hello world");
-  EXPECT_EQ(first_line("a\tb\x01" "c\x7f"), "a b?c?");
+  EXPECT_EQ(first_line("a\tb\x01"
+                       "c\x7f"),
+            "a b?c?");
   EXPECT_EQ(first_line(std::string(300, 'y')), std::string(200, 'y'));
   std::string utf8 = std::string(199, 'a') + "\xc3\xa9";  // é straddles the cut
   EXPECT_EQ(first_line(utf8), std::string(199, 'a'));

@@ -1,0 +1,649 @@
+"""Delivery-side helpers for the integration tests (standard library only).
+
+Used by the delivery tests (test_relay_delivery, test_routing,
+test_local_delivery, test_retry_ndr, test_delivery_crash) next to mp.py:
+
+  RecordingSink   a scripted SMTP server in a thread: per-RCPT/MAIL/DATA replies
+                  can be set (250 for one recipient, 451 then 250 for another,
+                  550...), every transaction is recorded (MAIL, RCPTs with the
+                  code answered, data bytes after un-stuffing) and connections
+                  are counted
+  PostfixSink     the real /usr/sbin/smtp-sink with -d: one dump file per message
+  daemon log      deliveries(d) parses the Postfix-shaped "ID: to=<r>, relay=...,
+                  dsn=..., status=..." lines; wait_removed / wait_status poll them
+  NDRs            parse_report(bytes) -> (message, per-message block, [per-recipient])
+  queue files     write_queue_file() writes a complete file in the documented
+                  format (queue/envelope_file.hpp), e.g. into incoming/ before start
+  users, scripts  make_script(), unix_user() (useradd, root only), owned_by_runner()
+
+Invariants: sinks listen on 127.0.0.1 only, on ports picked here (a sink that
+finds its port taken retries with another); every wait is mp.wait_until
+(bounded); a sink is always stopped by its owner (context manager or stop()).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import pwd
+import random
+import re
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mp
+
+SMTP_SINK = "/usr/sbin/smtp-sink"
+
+# Test timings: retries come quickly (SPEC keys).
+FAST = {"retry_min": "1s", "retry_max": "2s", "queue_run_interval": "1s"}
+
+IS_ROOT = os.geteuid() == 0
+# The unix user local deliveries run as in these tests (users map right-hand side).
+RUN_AS = "nobody"
+
+
+# ---------------------------------------------------------------- the recording sink
+
+
+@dataclass
+class Transaction:
+    conn: int  # index of the connection (0, 1, ...)
+    helo: str
+    sender: str  # the MAIL FROM address without <>
+    mail_params: str
+    rcpts: list = field(default_factory=list)  # [(address, code)] for every RCPT, in order
+    data: bytes | None = None  # un-stuffed message, CRLF line ends as received
+    data_code: int | None = None
+
+    @property
+    def accepted(self) -> list:
+        return [a for a, code in self.rcpts if code // 100 == 2]
+
+    @property
+    def message(self):
+        return email.message_from_bytes(self.data or b"", policy=email.policy.compat32)
+
+
+def _address_arg(arg: str) -> tuple:
+    """'FROM:<a@b> SIZE=1' -> ('a@b', 'SIZE=1') (quoted local parts kept)."""
+    m = re.match(r"(?i)(?:FROM|TO):\s*<((?:\"(?:[^\"\\]|\\.)*\"|[^>])*)>\s*(.*)$", arg)
+    if not m:
+        return None, ""
+    return m.group(1), m.group(2)
+
+
+class RecordingSink:
+    """A scripted SMTP server on 127.0.0.1.
+
+    Replies: set_rcpt_reply(address, "451 4.3.0 later", "250 2.1.5 ok") answers
+    the first RCPT for that address with 451 and every later one with 250 (the
+    last reply given sticks); default_rcpt_reply for the others. mail_replies
+    and data_replies work the same way (lists consumed in order, last sticks).
+    """
+
+    EXTENSIONS = ("PIPELINING", "SIZE 100000000", "8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8")
+
+    def __init__(self, name: str = "sink", port: int = 0, host: str = "127.0.0.1"):
+        self.name = name
+        self.host = host
+        self.want_port = port
+        self.port = port
+        self.lock = threading.Lock()
+        self.transactions: list = []  # every transaction that reached MAIL
+        self.connections = 0
+        self.errors: list = []  # protocol problems seen (bad command order...)
+        self.rcpt_replies: dict = {}  # lowercased address -> [replies]
+        self.default_rcpt_reply = "250 2.1.5 Ok"
+        self.mail_replies = ["250 2.1.0 Ok"]
+        self.data_replies = ["250 2.0.0 Ok: queued"]
+        self.greeting = f"220 {name}.sink.test ESMTP recording sink"
+        self.listener: socket.socket | None = None
+        self.threads: list = []
+        self.stopping = threading.Event()
+
+    # -- configuration
+
+    def set_rcpt_reply(self, address: str, *replies: str) -> None:
+        with self.lock:
+            self.rcpt_replies[address.lower()] = list(replies)
+
+    def _next(self, replies: list) -> str:
+        return replies.pop(0) if len(replies) > 1 else replies[0]
+
+    # -- lifecycle
+
+    @property
+    def hostport(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> "RecordingSink":
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((self.host, self.want_port))
+        s.listen(128)
+        s.settimeout(0.2)
+        self.listener = s
+        self.port = s.getsockname()[1]
+        t = threading.Thread(target=self._accept_loop, name=f"{self.name}-accept", daemon=True)
+        t.start()
+        self.threads.append(t)
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for t in list(self.threads):
+            t.join(mp.timeout(10))
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _accept_loop(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                index = self.connections
+                self.connections += 1
+            t = threading.Thread(target=self._serve, args=(conn, index), name=f"{self.name}-{index}", daemon=True)
+            with self.lock:
+                self.threads.append(t)
+            t.start()
+
+    # -- one connection
+
+    def _serve(self, conn: socket.socket, index: int) -> None:
+        conn.settimeout(0.2)
+        buf = bytearray()
+        deadline_idle = time.monotonic() + mp.timeout(60)
+
+        def read_line():
+            nonlocal deadline_idle
+            while True:
+                i = buf.find(b"\r\n")
+                if i >= 0:
+                    line = bytes(buf[: i + 2])
+                    del buf[: i + 2]
+                    return line
+                if self.stopping.is_set() or time.monotonic() > deadline_idle:
+                    return None
+                try:
+                    chunk = conn.recv(65536)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    return None
+                if not chunk:
+                    return None
+                deadline_idle = time.monotonic() + mp.timeout(60)
+                buf.extend(chunk)
+
+        def send(line: str) -> None:
+            conn.sendall(line.encode("utf-8") + b"\r\n")
+
+        helo = ""
+        txn: Transaction | None = None
+        try:
+            send(self.greeting)
+            while True:
+                raw = read_line()
+                if raw is None:
+                    return
+                line = raw[:-2].decode("utf-8", "surrogateescape")
+                verb, _, arg = line.partition(" ")
+                verb = verb.upper()
+                if verb == "EHLO":
+                    helo, txn = arg, None
+                    lines = [f"{self.name}.sink.test"] + list(self.EXTENSIONS)
+                    send("\r\n".join(f"250-{l}" for l in lines[:-1]) + f"\r\n250 {lines[-1]}")
+                elif verb == "HELO":
+                    helo, txn = arg, None
+                    send(f"250 {self.name}.sink.test")
+                elif verb == "MAIL":
+                    sender, params = _address_arg(arg)
+                    if sender is None:
+                        send("501 5.5.4 Syntax: MAIL FROM:<address>")
+                        continue
+                    with self.lock:
+                        reply = self._next(self.mail_replies)
+                    if reply.startswith("2"):
+                        txn = Transaction(conn=index, helo=helo, sender=sender, mail_params=params)
+                        with self.lock:
+                            self.transactions.append(txn)
+                    send(reply)
+                elif verb == "RCPT":
+                    rcpt, _ = _address_arg(arg)
+                    if txn is None or rcpt is None:
+                        self.errors.append(f"conn {index}: {line!r} out of order or malformed")
+                        send("503 5.5.1 Error: need MAIL command" if txn is None else "501 5.5.4 Syntax")
+                        continue
+                    with self.lock:
+                        replies = self.rcpt_replies.get(rcpt.lower())
+                        reply = self._next(replies) if replies else self.default_rcpt_reply
+                        txn.rcpts.append((rcpt, int(reply[:3])))
+                    send(reply)
+                elif verb == "DATA":
+                    if txn is None or not txn.accepted:
+                        send("554 5.5.1 Error: no valid recipients")
+                        continue
+                    send("354 End data with <CR><LF>.<CR><LF>")
+                    data = bytearray()
+                    while True:
+                        l = read_line()
+                        if l is None:
+                            return  # connection lost inside DATA: nothing was accepted
+                        if l == b".\r\n":
+                            break
+                        data += l[1:] if l.startswith(b".") else l
+                    with self.lock:
+                        reply = self._next(self.data_replies)
+                        txn.data = bytes(data)
+                        txn.data_code = int(reply[:3])
+                    send(reply)
+                    txn = None
+                elif verb == "RSET":
+                    txn = None
+                    send("250 2.0.0 Ok")
+                elif verb == "NOOP":
+                    send("250 2.0.0 Ok")
+                elif verb == "QUIT":
+                    send("221 2.0.0 Bye")
+                    return
+                else:
+                    send("502 5.5.2 Error: command not recognized")
+        except OSError:
+            return
+        finally:
+            conn.close()
+
+    # -- what was received
+
+    def delivered(self) -> list:
+        """Transactions whose data was accepted (2xx after the final dot)."""
+        with self.lock:
+            return [t for t in self.transactions if t.data is not None and t.data_code // 100 == 2]
+
+    def delivered_to(self, address: str) -> list:
+        return [t for t in self.delivered() if address.lower() in (a.lower() for a in t.accepted)]
+
+    def wait_delivered(self, count: int, limit: float = 15.0) -> list:
+        mp.wait_until(lambda: len(self.delivered()) >= count, limit,
+                      what=f"{count} message(s) at sink {self.name} (has {len(self.delivered())})")
+        return self.delivered()
+
+
+# ---------------------------------------------------------------- Postfix's smtp-sink
+
+
+@dataclass
+class SinkDump:
+    path: Path
+    sender: str
+    rcpts: list
+    content: bytes  # the message as received, LF line ends (smtp-sink writes LF)
+
+
+class PostfixSink:
+    """/usr/sbin/smtp-sink on 127.0.0.1:PORT, dumping each message into DIR
+    (`-d DIR/%H%M%S.`; `-u nobody` when root, so DIR is made writable)."""
+
+    def __init__(self, directory, extra_args=()):
+        mp.require_tool(SMTP_SINK, "postfix")
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.chmod(0o777)
+        self.extra_args = list(extra_args)
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+        self.log_path = self.dir.parent / (self.dir.name + ".log")
+
+    @property
+    def hostport(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _greets(self) -> bool:
+        if self.proc.poll() is not None:
+            raise mp.HarnessError(f"smtp-sink exited with {self.proc.returncode}: {self.log_text()}")
+        try:
+            with mp.RawClient("127.0.0.1", self.port, limit=2.0) as c:
+                ok = c.reply().code == 220
+                c.send(b"QUIT\r\n")
+                return ok
+        except (ConnectionRefusedError, ConnectionResetError, EOFError):
+            return False
+
+    def start(self) -> "PostfixSink":
+        for _ in range(5):
+            self.port = mp.free_port()
+            argv = [SMTP_SINK] + (["-u", "nobody"] if IS_ROOT else [])
+            argv += self.extra_args + ["-d", f"{self.dir}/%H%M%S.", f"127.0.0.1:{self.port}", "64"]
+            with open(self.log_path, "ab") as log:
+                self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+            try:
+                mp.wait_until(self._greets, 10, what=f"smtp-sink greeting on port {self.port}")
+                return self
+            except mp.HarnessError:
+                self.stop()
+                if "in use" not in self.log_text():
+                    raise
+        raise mp.HarnessError(f"smtp-sink could not start: {self.log_text()}")
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(mp.timeout(10))
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(mp.timeout(10))
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def dumps(self) -> list:
+        """Every dump file, parsed. Read once the daemon has logged the
+        deliveries (smtp-sink answers the final dot after writing)."""
+        out = []
+        for path in sorted(self.dir.iterdir()):
+            out.append(parse_sink_dump(path))
+        return out
+
+
+def parse_sink_dump(path) -> SinkDump:
+    """smtp-sink's dump format: X-* records, its own 3-line Received: header,
+    the message, then one extra empty line."""
+    data = Path(path).read_bytes()
+    lines = data.split(b"\n")
+    sender, rcpts, i = None, [], 0
+    while i < len(lines) and not lines[i].startswith(b"Received: "):
+        key, _, value = lines[i].partition(b": ")
+        if key == b"X-Mail-Args":
+            sender = _address_arg("FROM:" + value.decode("utf-8", "replace"))[0]
+        elif key == b"X-Rcpt-Args":
+            rcpts.append(_address_arg("TO:" + value.decode("utf-8", "replace"))[0])
+        i += 1
+    i += 1
+    while i < len(lines) and lines[i].startswith(b"\t"):
+        i += 1
+    content = b"\n".join(lines[i:])
+    if not content.endswith(b"\n\n"):
+        raise mp.HarnessError(f"{path}: incomplete smtp-sink dump: {data[-80:]!r}")
+    return SinkDump(Path(path), sender, rcpts, content[:-1])
+
+
+def to_lf(data: bytes) -> bytes:
+    return data.replace(b"\r\n", b"\n")
+
+
+# ---------------------------------------------------------------- the daemon's delivery log
+
+DELIVERY_RE = re.compile(
+    r"mailprocd/(?P<component>[\w.-]+)\[\d+\]: (?P<id>[0-9A-Z]+): to=<(?P<to>.*?)>"
+    r"(?:, orig_to=<(?P<orig_to>.*?)>)?, relay=(?P<relay>[^,]*), delay=[^,]*(?:, delays=[^,]*)?"
+    r", dsn=(?P<dsn>[^,]*), status=(?P<status>\w+)(?P<extra>[^(]*?) \((?P<text>.*)\)\s*$"
+)
+
+
+@dataclass
+class Delivery:
+    id: str
+    to: str
+    orig_to: str | None
+    relay: str
+    dsn: str
+    status: str  # sent, deferred, bounced, expired
+    text: str
+    line: str
+
+
+def deliveries(d: "mp.Daemon", qid: str | None = None, to: str | None = None) -> list:
+    """Every delivery line of the daemon's log (all runs), optionally for one
+    queue ID and/or one recipient (as logged: the rewritten address)."""
+    out = []
+    for line in d.log_text().splitlines():
+        m = DELIVERY_RE.search(line)
+        if not m:
+            continue
+        e = Delivery(m["id"], m["to"], m["orig_to"], m["relay"], m["dsn"], m["status"], m["text"], line)
+        if (qid is None or e.id == qid) and (to is None or e.to.lower() == to.lower()):
+            out.append(e)
+    return out
+
+
+def log_has(d: "mp.Daemon", text: str) -> bool:
+    return text in d.log_text()
+
+
+def ndr_ids(d: "mp.Daemon", qid: str) -> list:
+    """Queue IDs of the NDRs the log says were made for message `qid`."""
+    return re.findall(rf"{qid}: sender non-delivery notification: ([0-9A-Z]+)", d.log_text())
+
+
+def wait_removed(d: "mp.Daemon", qid: str, limit: float = 15.0, word: str = "removed") -> None:
+    """Waits for "ID: removed" (or `word`, e.g. "archived") in the log and the
+    file gone from every sub-queue but archive/."""
+    live = ("incoming", "active", "deferred", "hold")
+    mp.wait_until(
+        lambda: f"{qid}: {word}" in d.log_text() and qid not in mp.queued_ids(d.spool, live),
+        limit,
+        what=f"'{qid}: {word}' in the log and the file out of the queue",
+    )
+
+
+def wait_status(d: "mp.Daemon", qid: str, status: str, to: str | None = None, count: int = 1,
+                limit: float = 15.0) -> list:
+    """Waits until the log holds `count` delivery lines of `status` for qid (and rcpt)."""
+    return mp.wait_until(
+        lambda: (lambda got: got if len(got) >= count else None)(
+            [e for e in deliveries(d, qid, to) if e.status == status]),
+        limit,
+        what=f"{count} status={status} line(s) for {qid} {to or ''}",
+    )
+
+
+def wait_queue_empty(d: "mp.Daemon", limit: float = 15.0) -> None:
+    live = ("incoming", "active", "deferred", "hold")
+    mp.wait_until(lambda: not mp.queued_ids(d.spool, live), limit,
+                  what="an empty queue (incoming, active, deferred, hold)")
+
+
+def send(d: "mp.Daemon", sender: str, rcpts, content: bytes) -> str:
+    """One accepted message; returns its queue ID (asserts every reply)."""
+    with d.session() as c:
+        replies, final = c.send_message(sender, list(rcpts), content)
+        c.cmd("QUIT")
+    codes = [r.code for r in replies]
+    assert codes == [250] + [250] * len(rcpts) + [354], [str(r) for r in replies]
+    assert final is not None and final.code == 250, final
+    return final.queue_id
+
+
+def message(subject: str, body: bytes = b"hello\r\n", sender: str = "a@example.com",
+            to: str = "b@example.net", extra: bytes = b"") -> bytes:
+    """mp.build_message with a unique Message-ID (to find it at a sink)."""
+    mid = f"<{subject.replace(' ', '-')}.{time.time_ns()}.{random.randrange(1 << 30)}@test>"
+    return mp.build_message(subject, body, sender, to, extra=f"Message-ID: {mid}\r\n".encode() + extra)
+
+
+def write_map(path, lines) -> Path:
+    """A map file (transport, variables, rewrite, users), one entry a line."""
+    path = Path(path)
+    path.write_text("".join(l + "\n" for l in lines))
+    path.chmod(0o644)
+    return path
+
+
+# ---------------------------------------------------------------- NDRs
+
+
+def parse_report(data: bytes):
+    """An RFC 3464 report: (message, per-message block, [per-recipient blocks]).
+    Asserts multipart/report; report-type=delivery-status."""
+    msg = email.message_from_bytes(data, policy=email.policy.compat32)
+    assert msg.get_content_type() == "multipart/report", msg.get_content_type()
+    assert (msg.get_param("report-type") or "").lower() == "delivery-status", msg["Content-Type"]
+    status = [p for p in msg.walk() if p.get_content_type() == "message/delivery-status"]
+    assert len(status) == 1, [p.get_content_type() for p in msg.walk()]
+    blocks = status[0].get_payload()
+    assert isinstance(blocks, list) and len(blocks) >= 2, blocks
+    return msg, blocks[0], blocks[1:]
+
+
+def field_value(block, name: str) -> str:
+    """A DSN field without its type prefix ('rfc822; a@b' -> 'a@b')."""
+    v = block.get(name)
+    assert v is not None, f"no {name}: in {block.items()}"
+    v = " ".join(str(v).split())
+    return v.split(";", 1)[1].strip() if ";" in v else v
+
+
+# ---------------------------------------------------------------- queue files
+
+
+_ID_DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUV"
+
+
+def new_queue_id() -> str:
+    """An ID of the daemon's shape: 11 base-32 chars of microseconds + 5 random."""
+    t = time.time_ns() // 1000
+    tag = random.randrange(1 << 25)
+    enc = lambda v, n: "".join(_ID_DIGITS[(v >> (5 * i)) & 31] for i in range(n - 1, -1, -1))
+    return enc(t, 11) + enc(tag, 5)
+
+
+def _escape(value: str) -> bytes:
+    """The queue file's %XX escaping of '%' and control characters (UTF-8 kept)."""
+    out = bytearray()
+    for b in value.encode("utf-8"):
+        if b < 0x20 or b == 0x7F or b == 0x25:
+            out += b"%%%02X" % b
+        else:
+            out.append(b)
+    return bytes(out)
+
+
+def queue_file_bytes(qid: str, sender: str, rcpts, content: bytes, arrival: int | None = None) -> bytes:
+    """A complete queue file (queue/envelope_file.hpp, version 1), no records."""
+    lines = [
+        b"MAILPROC-QUEUE 1",
+        b"id: " + qid.encode(),
+        b"arrival: %d" % int(arrival if arrival is not None else time.time()),
+        b"sender: <" + _escape(sender) + b">",
+    ]
+    lines += [b"rcpt: <" + _escape(r) + b">" for r in rcpts]
+    lines += [
+        b"helo: writer.test",
+        b"client_addr: 127.0.0.1",
+        b"client_name: localhost",
+        b"protocol: ESMTP",
+        b"smtputf8: no",
+        b"eightbit: no",
+        b"size: %d" % len(content),
+    ]
+    return b"\n".join(lines) + b"\n\n" + content
+
+
+def write_queue_file(spool, subqueue: str, qid: str, data: bytes) -> Path:
+    """Places a complete queue file into spool/SUBQUEUE (atomically: tmp name, rename)."""
+    d = Path(spool) / subqueue
+    d.mkdir(parents=True, exist_ok=True)
+    tmp = d / f".{qid}.writing"
+    tmp.write_bytes(data)
+    os.replace(tmp, d / qid)
+    return d / qid
+
+
+# ---------------------------------------------------------------- local delivery helpers
+
+
+def make_script(directory, name: str, text: str) -> Path:
+    """An executable (0755) script in a 0755 folder."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    d.chmod(0o755)
+    path = d / name
+    path.write_text(text)
+    path.chmod(0o755)
+    return path
+
+
+def writable_dir(path) -> Path:
+    """A folder the local deliveries (RUN_AS when root, else us) can write in."""
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True)
+    p.chmod(0o777)
+    return p
+
+
+def owned_by_runner(path) -> Path:
+    """A folder owned by the user local deliveries run as (RUN_AS when root)."""
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True)
+    p.chmod(0o755)
+    if IS_ROOT:
+        pw = pwd.getpwnam(RUN_AS)
+        os.chown(p, pw.pw_uid, pw.pw_gid)
+    return p
+
+
+class UnixUser:
+    """A throw-away unix user with its home in `home_parent` (root only):
+    useradd at creation, userdel (and /var/mail/NAME removed) at remove()."""
+
+    def __init__(self, home_parent):
+        if not IS_ROOT:
+            raise mp.HarnessError("creating a unix user needs root")
+        self.name = f"mpt{os.getpid() % 10000}{random.randrange(1000, 9999)}"
+        self.home = Path(home_parent) / self.name
+        r = mp.run(["useradd", "--home-dir", str(self.home), "--create-home", "--shell", "/bin/sh",
+                    "--user-group", self.name], limit=30)
+        if r.returncode != 0:
+            raise mp.HarnessError(f"useradd {self.name} failed: {mp.out(r)}")
+        pw = pwd.getpwnam(self.name)
+        self.uid, self.gid = pw.pw_uid, pw.pw_gid
+        self.home.chmod(0o755)
+
+    def make_maildir(self, path=None) -> Path:
+        """HOME/Maildir (or `path`) with tmp new cur, owned by the user."""
+        md = Path(path) if path else self.home / "Maildir"
+        for sub in ("", "tmp", "new", "cur"):
+            p = md / sub
+            p.mkdir(parents=True, exist_ok=True)
+            os.chown(p, self.uid, self.gid)
+            p.chmod(0o700)
+        return md
+
+    @property
+    def mail_spool(self) -> Path:
+        return Path("/var/mail") / self.name
+
+    def remove(self) -> None:
+        mp.run(["userdel", "--force", self.name], limit=30)
+        try:
+            self.mail_spool.unlink()
+        except FileNotFoundError:
+            pass
