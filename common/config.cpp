@@ -77,10 +77,15 @@ std::optional<bool> parse_bool(std::string_view s) {
   return std::nullopt;
 }
 
-// "ADDR:PORT" / "[v6]:PORT" / "*:PORT", optionally prefixed by "lmtp:".
+// "ADDR:PORT" / "[v6]:PORT" / "*:PORT", optionally prefixed by "lmtp:", and the
+// whole optionally by "proxy:" (PROXY protocol listener).
 std::optional<Listener> parse_listener(std::string_view text) {
   Listener l;
   l.text = std::string(text);
+  if (text.size() > 6 && lower(text.substr(0, 6)) == "proxy:") {
+    l.proxy = true;
+    text.remove_prefix(6);
+  }
   if (text.size() > 5 && lower(text.substr(0, 5)) == "lmtp:") {
     l.protocol = Listener::Protocol::lmtp;
     text.remove_prefix(5);
@@ -277,6 +282,7 @@ const std::map<std::string, Setter, std::less<>>& setters() {
          return std::string();
        }},
       {"delivery_concurrency", number(&Config::delivery_concurrency, 1)},
+      {"smtp_connection_cache_time", duration(&Config::smtp_connection_cache_time, true)},
       {"pipe_timeout", duration(&Config::pipe_timeout, false)},
       {"max_hops", number(&Config::max_hops, 1)},
       {"spamd",
@@ -338,6 +344,30 @@ const std::map<std::string, Setter, std::less<>>& setters() {
          return std::string();
        }},
       {"control_socket", path(&Config::control_socket, false)},
+      {"submit_socket", path(&Config::submit_socket, false)},
+      {"proxy_trusted",
+       [](Config& c, std::string_view key, std::string_view v, const fs::path&) {
+         std::vector<Cidr> out;
+         for (const auto& item : split_list(v)) {
+           auto n = Cidr::parse(item);
+           if (!n) return bad(key, item, "a network like 10.0.0.0/8 or [::1]/128");
+           out.push_back(*n);
+         }
+         c.proxy_trusted = std::move(out);
+         return std::string();
+       }},
+      {"metrics_listen",
+       [](Config& c, std::string_view key, std::string_view v, const fs::path&) {
+         if (v.empty()) {
+           c.metrics_listen.reset();
+           return std::string();
+         }
+         auto l = parse_listener(v);
+         if (!l || l->proxy || l->protocol != Listener::Protocol::smtp)
+           return bad(key, v, "ADDR:PORT like 127.0.0.1:9100, [::1]:9100 or *:9100");
+         c.metrics_listen = HostPort{l->host, l->port};
+         return std::string();
+       }},
   };
   return table;
 }
@@ -499,6 +529,16 @@ Config load_config(const fs::path& file) {
     int line = std::max(line_of("retry_min"), line_of("retry_max"));
     error_at(line, "retry_min (" + format_duration(c.retry_min) + ") is larger than retry_max (" +
                        format_duration(c.retry_max) + ")");
+  }
+  // A proxy: listener with no trusted proxy would refuse every connection: say so now.
+  if (c.proxy_trusted.empty()) {
+    for (const Listener& l : c.listen) {
+      if (!l.proxy) continue;
+      error_at(line_of("listen"), "listener '" + l.text +
+                                      "' expects PROXY headers but proxy_trusted is empty (set "
+                                      "proxy_trusted to the load balancers' addresses)");
+      break;
+    }
   }
   if (!errors.empty()) throw ConfigError(std::move(errors));
 

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,8 @@ struct Listener {
   std::string host;  // IP address literal ("127.0.0.1", "::1") or "*"
   std::uint16_t port = 0;
   std::string text;  // as written, for logs
+  // "proxy:" prefix: each connection starts with a PROXY v1/v2 header (proxy_trusted).
+  bool proxy = false;
 };
 
 enum class BareNewline { reject, normalize };
@@ -67,6 +70,7 @@ struct Config {
   std::vector<HostPort> dns_servers;  // empty: /etc/resolv.conf
   std::uint16_t smtp_port = 25;
   unsigned delivery_concurrency = 20;
+  std::chrono::seconds smtp_connection_cache_time{2};  // idle outbound connections kept; 0: off
   std::chrono::seconds pipe_timeout{1000};
   unsigned max_hops = 50;
   std::string spamd = "127.0.0.1:783";  // "host:port" or "unix:/path"
@@ -77,6 +81,13 @@ struct Config {
   std::string user = "mailproc";
   std::string log = "stderr";  // "stderr", "syslog" or an absolute file path
   std::filesystem::path control_socket;  // default: spooldir/control
+  // Local submission by users who may not write the spool (mpsendmail); empty: off.
+  std::filesystem::path submit_socket = "/run/mailproc/submit";
+
+  // Peers that may send a PROXY header on a proxy: listener; empty: no one.
+  std::vector<Cidr> proxy_trusted;
+  // Where GET /metrics is served (host: an IP literal or "*"); unset: off.
+  std::optional<HostPort> metrics_listen;
 
   bool relay_domain_matches(std::string_view domain) const;  // case-insensitive
 };

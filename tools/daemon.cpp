@@ -1,5 +1,12 @@
 #include "tools/daemon.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
@@ -9,6 +16,7 @@
 #include <csignal>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "common/log.hpp"
 #include "common/privileges.hpp"
@@ -16,13 +24,33 @@
 #include "queue/manager/manager.hpp"
 #include "queue/writer.hpp"
 #include "rewrite/router.hpp"
+#include "smtpd/net/metrics_http.hpp"
 #include "smtpd/net/server.hpp"
+#include "tools/control_server.hpp"
+#include "tools/submit_server.hpp"
 #include "tools/transports.hpp"
 
 namespace mp {
+
+using ReloadFn = std::function<void(std::function<void(bool ok, std::vector<std::string> errors)>)>;
+
 namespace {
 
 constexpr std::chrono::seconds kShutdownGrace{10};
+
+// One daemon per spool: a second one must not purge the first one's tmp/ nor
+// deliver its active mail twice. The lock dies with the process (kill -9 too).
+int lock_spool(const std::filesystem::path& spooldir) {
+  std::filesystem::path path = spooldir / "master.lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + path.string());
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    throw std::runtime_error("another mailprocd is running on " + spooldir.string() + " (" +
+                             path.string() + " is locked)");
+  }
+  return fd;
+}
 
 }  // namespace
 
@@ -34,6 +62,7 @@ int run_daemon(const Config& config) {
 
   queue::Layout layout(config.spooldir);
   layout.create();
+  int spool_lock = lock_spool(config.spooldir);  // held until exit
   if (user) chown_tree(config.spooldir, *user);
   if (std::size_t purged = layout.purge_tmp())
     log::info("master", "removed " + std::to_string(purged) + " uncommitted file(s) from tmp/");
@@ -44,6 +73,8 @@ int run_daemon(const Config& config) {
   asio::io_context qmgr_io(1);
   Transports transports(qmgr_io, config, user.has_value());  // forks the root spawner first
   queue::Writer writer(layout);
+  // mpsendmail for users who may not write the spool (before privileges go: /run/mailproc).
+  std::unique_ptr<submit::Server> submit_server = submit::start_server(io, config.submit_socket, writer, config);
   std::shared_ptr<const rewrite::Router> current_router = router;
   smtpd::Server server(io, config, writer, [&current_router](const Address& sender, const Address& rcpt) {
     std::shared_ptr<const rewrite::Router> r = std::atomic_load(&current_router);
@@ -56,6 +87,8 @@ int run_daemon(const Config& config) {
     }
     return route.reject;
   });
+  std::optional<smtpd::MetricsServer> metrics;  // binds now, serves from a thread of its own
+  if (config.metrics_listen) metrics.emplace(*config.metrics_listen, config.spooldir);
   if (user) drop_privileges(*user);  // process-wide, every thread included
 
   queue::Manager manager(qmgr_io, layout, writer, queue::ManagerSettings::from(config), router,
@@ -80,6 +113,7 @@ int run_daemon(const Config& config) {
     });
     asio::post(qmgr_io, [&] {
       manager.stop([&] {
+        transports.close_idle();  // cached outbound connections get their QUIT
         asio::post(io, [&] {
           qmgr_done = true;
           maybe_exit();
@@ -94,14 +128,46 @@ int run_daemon(const Config& config) {
       io.stop();
     });
   });
+  // Reload (SIGHUP, `mpqueue reload`): the config and every map file are read and
+  // validated as a whole off the event loop; on any error the old rules stay.
+  std::thread reloader;  // one reload at a time; joined before the next and at exit
+  ReloadFn reload = [&](std::function<void(bool, std::vector<std::string>)> done) {
+    if (reloader.joinable()) reloader.join();
+    reloader = std::thread([&, done = std::move(done)] {
+      std::vector<std::string> errors;
+      std::shared_ptr<const rewrite::Router> fresh;
+      try {
+        Config next = load_config(config.file);
+        fresh = std::make_shared<const rewrite::Router>(next);
+      } catch (const ConfigError& e) {
+        errors = e.errors();
+      } catch (const std::exception& e) {
+        errors.push_back(e.what());
+      }
+      asio::post(io, [&, fresh, errors, done] {
+        if (fresh) {
+          std::atomic_store(&current_router, fresh);
+          manager.set_router(fresh);
+          log::info("master", "reload: configuration and map files reloaded");
+        } else {
+          for (const std::string& e : errors) log::warning("master", "reload refused, old rules kept: " + e);
+        }
+        if (done) done(fresh != nullptr, errors);
+      });
+    });
+  };
   std::function<void()> wait_hup = [&] {
     hup.async_wait([&](const asio::error_code& ec, int) {
       if (ec) return;
-      log::info("master", "reload requested: not supported yet, keeping the current rules");
+      log::info("master", "reload requested by SIGHUP");
+      reload(nullptr);
       wait_hup();
     });
   };
   wait_hup();
+  // control socket: started here (tools/control_server), with `manager` and `reload`.
+  control::Server control(io, config.control_socket, manager, reload);  // mpqueue; owner-only
+  control.start();
 
   auto qmgr_work = asio::make_work_guard(qmgr_io);
   std::thread qmgr_thread([&] { qmgr_io.run(); });
@@ -110,6 +176,7 @@ int run_daemon(const Config& config) {
   log::info("master", std::string("daemon started -- version ") + MP_VERSION + ", configuration " +
                           config.file.string());
   io.run();
+  if (reloader.joinable()) reloader.join();
   writer.on_committed(nullptr);
   qmgr_work.reset();
   qmgr_io.stop();
@@ -118,6 +185,7 @@ int run_daemon(const Config& config) {
   std::signal(SIGTERM, SIG_IGN);
   std::signal(SIGINT, SIG_IGN);
   std::signal(SIGHUP, SIG_IGN);
+  ::close(spool_lock);
   log::info("master", "stopped");
   return 0;
 }

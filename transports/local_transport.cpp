@@ -101,7 +101,9 @@ RecipientResult LocalTransport::deliver_one(const DeliveryRequest& request,
     case LocalKind::mda:
       return deliver_mda(hop, options_.pipe_timeout, request, rcpt, *spawner_);
     case LocalKind::maildir:
-      return deliver_maildir(hop.substr(8), "", request, rcpt, *spawner_);
+      // issue 6: mail the spam stage flagged goes into maildir_junk (when set).
+      return deliver_maildir(hop.substr(8), request.junk ? options_.maildir_junk : std::string(),
+                             request, rcpt, *spawner_);
     case LocalKind::discard:
       return discard_result(hop);
     case LocalKind::error:

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "transports/local_pool.hpp"
@@ -39,6 +40,7 @@ inline bool is_local_next_hop(std::string_view next_hop) {
 struct LocalOptions {
   std::chrono::milliseconds pipe_timeout{std::chrono::seconds(1000)};  // SPEC pipe_timeout
   std::size_t threads = 8;
+  std::string maildir_junk;  // issue 6: SPEC maildir_junk, the folder for request.junk mail
 };
 
 class LocalTransport final : public Transport {

@@ -423,6 +423,13 @@ void SmtpClientProtocol::tls_started() {
   send(std::string(settings_.lmtp ? "LHLO " : "EHLO ") + settings_.helo_name);
 }
 
+void SmtpClientProtocol::tls_failed(std::string_view detail) {
+  if (state_ != State::starttls) return;
+  std::string text = "Cannot start TLS: handshake failure with " + settings_.peer;
+  if (!detail.empty()) text += ": " + std::string(detail);
+  fail_session(SessionFailure{Reply{451, "4.7.5", text}, "STARTTLS", true, false}, false);
+}
+
 std::string SmtpClientProtocol::mail_command() const {
   const Transaction& tx = *tx_;
   bool utf8 = ext_.smtputf8 &&

@@ -6,7 +6,8 @@
 // (tests/unit/transports/smtp_client_protocol_test.cpp). The driver loop:
 //   step() == reply     — write output() (then call written(), which clears it),
 //                         read one complete reply (parse_reply), give it to on_reply();
-//   step() == start_tls — write output(), do the TLS handshake, tls_started();
+//   step() == start_tls — write output(), do the TLS handshake, tls_started() (or
+//                         tls_failed() when the handshake failed);
 //   step() == ready     — the session is open and no transaction is running:
 //                         begin() one, or reset() / quit();
 //   step() == closed    — close the connection (failure() says why, if it failed).
@@ -147,6 +148,9 @@ class SmtpClientProtocol {
   void on_reply(const Reply& reply);
   void on_failure(Broken what, std::string_view detail = {});
   void tls_started();  // after a successful handshake: EHLO again
+  // The TLS handshake after STARTTLS failed: closed (no QUIT, the stream is unusable) with
+  // failure() "Cannot start TLS: handshake failure" (4.7.5) and try_next_host set.
+  void tls_failed(std::string_view detail = {});
   // What we are doing, for texts: "receiving the initial server greeting", "sending RCPT TO"...
   std::string phase() const;
 

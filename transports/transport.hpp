@@ -39,6 +39,7 @@ struct DeliveryRequest {
   bool smtputf8 = false;
   bool eightbit = false;
   std::int64_t arrival = 0;  // epoch seconds
+  bool junk = false;  // issue 6: the spam stage flagged it; maildir delivers into maildir_junk
 };
 
 enum class Outcome { ok, tempfail, permfail };

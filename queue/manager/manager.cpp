@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "common/log.hpp"
+#include "common/metrics.hpp"
 #include "queue/bounce.hpp"
 #include "queue/envelope_file.hpp"
 #include "queue/delivery_log.hpp"
@@ -126,6 +127,7 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
   std::deque<std::string> waiting;  // beyond max_active
   bool stopping = false;
   std::function<void()> drained;
+  std::map<std::string, AdminOp> after_attempt;  // remove/hold asked for while in flight
 
   template <typename F>
   void on_files(F&& f) {
@@ -320,6 +322,12 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
       e.status = std::string(transports::status_word(r.outcome));
       e.reply = r.reply;
       log::info(component, format_delivery(e));
+      metrics::Registry& stats = metrics::registry();
+      if (r.outcome == transports::Outcome::ok) stats.delivery_delay.observe(e.delay);
+      (r.outcome == transports::Outcome::ok         ? stats.recipients_delivered
+       : r.outcome == transports::Outcome::permfail ? stats.recipients_bounced
+                                                    : stats.recipients_deferred)
+          .inc();
       records += format_recipient_record(ref.index, record_outcome(r.outcome), r.reply, when);
     }
     std::size_t pos = 0;
@@ -385,6 +393,7 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
         f.expire_records += format_recipient_record(i, Outcome::bounced, last, now);
         rs.state = RcptState::bounced;
         rs.last_reply = last;
+        metrics::registry().recipients_bounced.inc();
       }
       if (rs.state == RcptState::bounced && !rs.ndr_sent) {
         f.ndr.push_back(dsn_recipient(m, i));
@@ -473,6 +482,16 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
   void finished(const std::string& id, const std::string& outcome, std::int64_t next) {
     active.erase(id);
     in_flight.erase(id);
+    auto pending_op = after_attempt.find(id);
+    if (pending_op != after_attempt.end()) {
+      AdminOp op = pending_op->second;
+      after_attempt.erase(pending_op);
+      if (outcome == "deferred" || outcome == "error") {
+        run_admin(op, {id}, [](AdminReport) {});
+        pump();
+        return;
+      }
+    }
     if (outcome == "removed" || outcome == "archived") {
       log::info("qmgr", id + ": " + outcome);
     } else if (outcome == "deferred") {
@@ -494,6 +513,116 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
       waiting.pop_front();
       activate(id);
     }
+  }
+
+  // ---- operator actions ----------------------------------------------------
+
+  void admin(AdminOp op, std::vector<std::string> ids, std::function<void(AdminReport)> done) {
+    AdminReport early;
+    if (op == AdminOp::remove || op == AdminOp::hold) {
+      // A message being delivered is acted on once its attempt has ended.
+      std::vector<std::string> rest;
+      if (ids.empty()) {
+        for (const std::string& id : in_flight) {
+          after_attempt[id] = op;
+          early.done.push_back(id);
+        }
+      } else {
+        for (const std::string& id : ids) {
+          if (in_flight.count(id)) {
+            after_attempt[id] = op;
+            early.done.push_back(id);
+          } else {
+            rest.push_back(id);
+          }
+        }
+        if (rest.empty()) {
+          done(std::move(early));
+          return;
+        }
+        ids = std::move(rest);
+      }
+    }
+    run_admin(op, std::move(ids), [early = std::move(early), done = std::move(done)](AdminReport r) mutable {
+      r.done.insert(r.done.end(), early.done.begin(), early.done.end());
+      done(std::move(r));
+    });
+  }
+
+  // The disk side of an operator action, for messages not in flight.
+  void run_admin(AdminOp op, std::vector<std::string> ids, std::function<void(AdminReport)> done) {
+    std::set<std::string> busy = in_flight;
+    on_files([self = shared_from_this(), op, ids = std::move(ids), busy = std::move(busy),
+              done = std::move(done)]() mutable {
+      AdminReport report;
+      std::vector<SubQueue> from;
+      switch (op) {
+        case AdminOp::flush:
+        case AdminOp::requeue: from = {SubQueue::deferred, SubQueue::hold}; break;
+        case AdminOp::remove: from = {SubQueue::incoming, SubQueue::deferred, SubQueue::hold}; break;
+        case AdminOp::hold: from = {SubQueue::incoming, SubQueue::deferred}; break;
+        case AdminOp::release: from = {SubQueue::hold}; break;
+      }
+      if (op == AdminOp::flush) from = {SubQueue::deferred};
+      bool all = ids.empty();
+      if (all) {
+        for (SubQueue q : from)
+          for (std::string& id : self->store.list(q))
+            if (!busy.count(id)) ids.push_back(std::move(id));
+      }
+      std::int64_t now = now_s();
+      for (const std::string& id : ids) {
+        bool ok = false;
+        try {
+          for (SubQueue q : from) {
+            if (ok) break;
+            switch (op) {
+              case AdminOp::remove: ok = self->store.remove(q, id); break;
+              case AdminOp::hold: ok = self->store.move_durable(id, q, SubQueue::hold); break;
+              case AdminOp::release:
+              case AdminOp::requeue:
+              case AdminOp::flush:
+                if (q == SubQueue::hold) {
+                  ok = self->store.move_durable(id, SubQueue::hold, SubQueue::deferred);
+                } else {
+                  ok = self->store.next_attempt(q, id) >= 0;
+                }
+                if (ok) self->store.set_next_attempt(SubQueue::deferred, id, now);
+                break;
+            }
+          }
+        } catch (const std::exception& e) {
+          log::error("qmgr", id + ": " + std::string(name(op)) + " failed: " + e.what());
+          ok = false;
+        }
+        (ok ? report.done : report.missing).push_back(id);
+      }
+      self->on_io([self, op, report = std::move(report), done = std::move(done)]() mutable {
+        for (const std::string& id : report.done) {
+          if (self->in_flight.count(id)) continue;  // marked for after its attempt
+          switch (op) {
+            case AdminOp::remove:
+              self->scheduler.remove(id);
+              log::info("postsuper", id + ": removed");
+              break;
+            case AdminOp::hold:
+              self->scheduler.remove(id);
+              log::info("postsuper", id + ": placed on hold");
+              break;
+            case AdminOp::release:
+            case AdminOp::requeue:
+            case AdminOp::flush:
+              if (op == AdminOp::release) log::info("postsuper", id + ": released from hold");
+              if (op == AdminOp::requeue) log::info("postsuper", id + ": requeued");
+              self->scheduler.add(id, 0);
+              break;
+          }
+        }
+        for (const std::string& id : self->scheduler.take_due(now_s())) self->activate(id);
+        self->arm_retry_timer();
+        done(std::move(report));
+      });
+    });
   }
 
   // ---- timers and scans ----------------------------------------------------
@@ -574,17 +703,25 @@ void Manager::set_router(std::shared_ptr<const rewrite::Router> router) {
 }
 
 void Manager::flush(std::vector<std::string> ids) {
-  asio::post(impl_->io, [weak = std::weak_ptr<Impl>(impl_), ids = std::move(ids)] {
-    auto self = weak.lock();
-    if (!self) return;
-    if (ids.empty()) {
-      self->scheduler.make_due(0);
-    } else {
-      for (const std::string& id : ids)
-        if (self->scheduler.contains(id)) self->scheduler.add(id, 0);
-    }
-    for (const std::string& id : self->scheduler.take_due(now_s())) self->activate(id);
+  admin(AdminOp::flush, std::move(ids), [](AdminReport) {});
+}
+
+void Manager::admin(AdminOp op, std::vector<std::string> ids, std::function<void(AdminReport)> done) {
+  asio::post(impl_->io, [weak = std::weak_ptr<Impl>(impl_), op, ids = std::move(ids),
+                         done = std::move(done)]() mutable {
+    if (auto self = weak.lock()) self->admin(op, std::move(ids), std::move(done));
   });
+}
+
+std::string_view name(AdminOp op) {
+  switch (op) {
+    case AdminOp::flush: return "flush";
+    case AdminOp::remove: return "delete";
+    case AdminOp::hold: return "hold";
+    case AdminOp::release: return "release";
+    case AdminOp::requeue: return "requeue";
+  }
+  return "?";
 }
 
 void Manager::stop(std::function<void()> drained) {

@@ -43,6 +43,21 @@ struct ManagerSettings {
   static ManagerSettings from(const Config& config);
 };
 
+// Operator actions (mpqueue through the control socket).
+enum class AdminOp {
+  flush,    // deferred mail due now (and retried right away)
+  remove,   // delete from the queue (mpqueue delete); an active message once its attempt ends
+  hold,     // park in hold/: no delivery until released
+  release,  // hold/ → deferred/, due now
+  requeue,  // due now, routed afresh by the current rules; held mail is released too
+};
+std::string_view name(AdminOp op);
+
+struct AdminReport {
+  std::vector<std::string> done;     // IDs acted on (or marked, for active messages)
+  std::vector<std::string> missing;  // IDs not found in any sub-queue where the action applies
+};
+
 // The transport for a next hop; nullptr when none serves that kind (a tempfail).
 using TransportSelector = std::function<transports::Transport*(const rewrite::NextHop&)>;
 
@@ -58,6 +73,9 @@ class Manager {
   void wake(std::string id);    // a message was committed to incoming/; any thread
   void set_router(std::shared_ptr<const rewrite::Router> router);  // after a reload; any thread
   void flush(std::vector<std::string> ids = {});  // deferred mail (all, or these) due now; any thread
+  // Any thread. `ids` empty means ALL (flush, remove, requeue, release). `done` runs on the
+  // manager's thread once every file operation has finished.
+  void admin(AdminOp op, std::vector<std::string> ids, std::function<void(AdminReport)> done);
   // Stops taking work; `drained` runs once no delivery is in flight. On the io thread.
   void stop(std::function<void()> drained);
 

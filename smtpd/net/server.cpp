@@ -8,6 +8,8 @@
 #include <stdexcept>
 
 #include "common/log.hpp"
+#include "common/metrics.hpp"
+#include "smtpd/net/proxy_handshake.hpp"
 #include "smtpd/net/session.hpp"
 #include "smtpd/net/stream.hpp"
 
@@ -77,19 +79,29 @@ asio::awaitable<void> Server::accept_loop(Listening& l) {
       log::warning("smtpd", "accept: " + ec.message());  // e.g. EMFILE: go on, do not spin
       continue;
     }
-    asio::co_spawn(io_, run_session(std::move(socket), lmtp), asio::detached);
+    asio::co_spawn(io_, run_session(std::move(socket), lmtp, l.config.proxy), asio::detached);
   }
 }
 
-asio::awaitable<void> Server::run_session(tcp::socket socket, bool lmtp) {
+asio::awaitable<void> Server::run_session(tcp::socket socket, bool lmtp, bool proxy) {
   asio::error_code ec;
   auto remote = socket.remote_endpoint(ec);
   std::string ip = ec ? "unknown" : remote.address().to_string();
   Stream stream(std::move(socket));
+  metrics::registry().connections_total.inc();
+  if (proxy) {  // the PROXY header names the real client: it stands for `ip` from here on
+    std::optional<std::string> client = co_await proxy_handshake(stream, ip, config_);
+    if (!client) {
+      stream.close();
+      co_return;
+    }
+    ip = *client;
+  }
   unsigned& from_ip = per_ip_[ip];
   if (live_.size() >= config_.max_connections || from_ip >= config_.max_connections_per_ip) {
     log::warning("smtpd", "too many connections from unknown[" + ip + "]");
     if (from_ip == 0) per_ip_.erase(ip);
+    metrics::registry().connections_refused.inc();
     std::string refusal = Reply{421, "4.7.0", config_.myhostname + " Error: too many connections"}.wire();
     stream.socket().non_blocking(true, ec);
     stream.socket().write_some(asio::buffer(refusal), ec);
@@ -98,7 +110,8 @@ asio::awaitable<void> Server::run_session(tcp::socket socket, bool lmtp) {
   }
   ++from_ip;
   live_.insert(&stream);
-  SessionEnv env{config_, writer_, tls_ ? &*tls_ : nullptr, check_, &stopping_};
+  metrics::registry().connections.add();
+  SessionEnv env{config_, writer_, tls_ ? &*tls_ : nullptr, check_, &stopping_, proxy ? ip : ""};
   try {
     co_await mp::smtpd::run_session(stream, lmtp, env);
   } catch (const std::exception& e) {
@@ -110,6 +123,7 @@ asio::awaitable<void> Server::run_session(tcp::socket socket, bool lmtp) {
 
 void Server::session_ended(Stream* s, const std::string& ip) {
   live_.erase(s);
+  metrics::registry().connections.sub();
   auto it = per_ip_.find(ip);
   if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
   if (stopping_ && live_.empty() && idle_) std::exchange(idle_, nullptr)();

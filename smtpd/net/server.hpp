@@ -45,7 +45,7 @@ class Server {
  private:
   struct Listening;
   asio::awaitable<void> accept_loop(Listening& l);
-  asio::awaitable<void> run_session(asio::ip::tcp::socket socket, bool lmtp);
+  asio::awaitable<void> run_session(asio::ip::tcp::socket socket, bool lmtp, bool proxy);
   void session_ended(Stream* s, const std::string& ip);
 
   asio::io_context& io_;

@@ -12,6 +12,7 @@
 #include <ctime>
 
 #include "common/log.hpp"
+#include "common/metrics.hpp"
 #include "smtpd/protocol.hpp"
 #include "smtpd/relay_control.hpp"
 
@@ -90,6 +91,7 @@ struct Conversation {
           log::info("smtpd", id + ": client=" + peer);
           queue::CommitResult r = co_await async_commit(env.writer, std::move(draft), asio::use_awaitable);
           if (!r.ok) log::warning("smtpd", id + ": queue file write error: " + r.error);
+          if (r.ok) metrics::registry().messages_accepted.inc();
           proto.committed(r);
           continue;
         }
@@ -127,8 +129,13 @@ struct Conversation {
 asio::awaitable<void> run_session(Stream& stream, bool lmtp, const SessionEnv& env) {
   asio::error_code ec;
   auto remote = stream.socket().remote_endpoint(ec);
-  std::string addr = ec ? "unknown" : remote.address().to_string();
-  if (addr.starts_with("::ffff:")) addr.erase(0, 7);
+  std::string addr = "unknown";
+  if (!ec) {
+    asio::ip::address a = remote.address();
+    if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+    addr = a.to_string();
+  }
+  if (!env.client_addr.empty()) addr = env.client_addr;  // a proxy:'s client, canonical already
 
   ProtocolSettings settings;
   settings.hostname = env.config.myhostname;
@@ -140,8 +147,10 @@ asio::awaitable<void> run_session(Stream& stream, bool lmtp, const SessionEnv& e
 
   ProtocolHooks hooks;
   hooks.check_recipient = [&env, addr](const Address& sender, const Address& rcpt) {
-    if (auto refused = check_relay(env.config, addr, rcpt)) return refused;
-    return env.check ? env.check(sender, rcpt) : std::nullopt;
+    std::optional<Reply> refused = check_relay(env.config, addr, rcpt);
+    if (!refused && env.check) refused = env.check(sender, rcpt);
+    if (refused) metrics::registry().recipients_rejected.inc();
+    return refused;
   };
   hooks.begin_draft = [&env](Envelope e) { return env.writer.begin(std::move(e)); };
   hooks.date = rfc5322_date;

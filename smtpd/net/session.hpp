@@ -21,6 +21,8 @@ struct SessionEnv {
   asio::ssl::context* tls = nullptr;  // null: STARTTLS not offered
   RecipientCheck check;
   const bool* stopping = nullptr;  // the server is shutting down
+  // The client address from a PROXY header; empty: the socket's peer.
+  std::string client_addr;
 };
 
 asio::awaitable<void> run_session(Stream& stream, bool lmtp, const SessionEnv& env);

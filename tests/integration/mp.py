@@ -597,6 +597,7 @@ class Daemon:
             "spooldir": str(self.spool),
             "user": "nobody",
             "relayhost": f"127.0.0.1:{self.closed_port.port}",
+            "submit_socket": str(self.dir / "submit"),
         }
         self.conf.update(conf or {})
         self.proc: subprocess.Popen | None = None

@@ -12,21 +12,20 @@ test_local_delivery, test_retry_ndr, test_delivery_crash) next to mp.py:
   daemon log      deliveries(d) parses the Postfix-shaped "ID: to=<r>, relay=...,
                   dsn=..., status=..." lines; wait_removed / wait_status poll them
   NDRs            parse_report(bytes) -> (message, per-message block, [per-recipient])
-  queue files     write_queue_file() writes a complete file in the documented
-                  format (queue/envelope_file.hpp), e.g. into incoming/ before start
-  users, scripts  make_script(), unix_user() (useradd, root only), owned_by_runner()
+  fixtures        make_sink, make_postfix_sink (import them into a test module)
+  re-exported from delivery_helpers.py: queue files written by hand
+  (write_queue_file...), scripts, folders and unix users for local deliveries
 
-Invariants: sinks listen on 127.0.0.1 only, on ports picked here (a sink that
-finds its port taken retries with another); every wait is mp.wait_until
-(bounded); a sink is always stopped by its owner (context manager or stop()).
+Invariants: sinks listen on loopback only, on ports picked here (smtp-sink
+retries with another port when its port is taken); every wait is
+mp.wait_until (bounded); a sink is always stopped by its owner (fixture,
+context manager or stop()).
 """
 
 from __future__ import annotations
 
 import email
 import email.policy
-import os
-import pwd
 import random
 import re
 import socket
@@ -36,16 +35,27 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 import mp
+
+# Re-exported: the tests use them as sinks.NAME.
+from delivery_helpers import (  # noqa: F401
+    IS_ROOT,
+    RUN_AS,
+    UnixUser,
+    make_script,
+    new_queue_id,
+    owned_by_runner,
+    queue_file_bytes,
+    writable_dir,
+    write_queue_file,
+)
 
 SMTP_SINK = "/usr/sbin/smtp-sink"
 
 # Test timings: retries come quickly (SPEC keys).
 FAST = {"retry_min": "1s", "retry_max": "2s", "queue_run_interval": "1s"}
-
-IS_ROOT = os.geteuid() == 0
-# The unix user local deliveries run as in these tests (users map right-hand side).
-RUN_AS = "nobody"
 
 
 # ---------------------------------------------------------------- the recording sink
@@ -79,12 +89,19 @@ def _address_arg(arg: str) -> tuple:
 
 
 class RecordingSink:
-    """A scripted SMTP server on 127.0.0.1.
+    """A scripted SMTP server on loopback (127.0.0.1, or host="::1").
 
     Replies: set_rcpt_reply(address, "451 4.3.0 later", "250 2.1.5 ok") answers
     the first RCPT for that address with 451 and every later one with 250 (the
-    last reply given sticks); default_rcpt_reply for the others. mail_replies
-    and data_replies work the same way (lists consumed in order, last sticks).
+    last reply given sticks); default_rcpt_reply for the others. mail_replies,
+    data_replies and greetings work the same way (lists consumed in order, last
+    sticks); a greeting that is not 220 is sent and the connection closed.
+    drop_in_data = N: the next N DATA phases end with the connection closed
+    after the first data line (nothing accepted). data_delay: a slow peer's
+    pause before the reply to the final dot; peak_in_data counts how many DATA
+    phases ran at once. `extensions` is the EHLO list.
+    `errors` collects protocol misuse by the client (commands out of order,
+    unknown commands); the make_sink fixture fails the test when it is not empty.
     """
 
     EXTENSIONS = ("PIPELINING", "SIZE 100000000", "8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8")
@@ -97,12 +114,18 @@ class RecordingSink:
         self.lock = threading.Lock()
         self.transactions: list = []  # every transaction that reached MAIL
         self.connections = 0
+        self.open_connections = 0  # connections still being served
         self.errors: list = []  # protocol problems seen (bad command order...)
         self.rcpt_replies: dict = {}  # lowercased address -> [replies]
         self.default_rcpt_reply = "250 2.1.5 Ok"
         self.mail_replies = ["250 2.1.0 Ok"]
         self.data_replies = ["250 2.0.0 Ok: queued"]
-        self.greeting = f"220 {name}.sink.test ESMTP recording sink"
+        self.greetings = [f"220 {name}.sink.test ESMTP recording sink"]
+        self.extensions = list(self.EXTENSIONS)
+        self.drop_in_data = 0
+        self.data_delay = 0.0  # seconds a (slow) peer takes before its reply to the final dot
+        self.in_data = 0  # DATA phases in progress now...
+        self.peak_in_data = 0  # ...and at most, ever: concurrent deliveries seen
         self.listener: socket.socket | None = None
         self.threads: list = []
         self.stopping = threading.Event()
@@ -120,10 +143,10 @@ class RecordingSink:
 
     @property
     def hostport(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     def start(self) -> "RecordingSink":
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((self.host, self.want_port))
         s.listen(128)
@@ -160,6 +183,7 @@ class RecordingSink:
             with self.lock:
                 index = self.connections
                 self.connections += 1
+                self.open_connections += 1
             t = threading.Thread(target=self._serve, args=(conn, index), name=f"{self.name}-{index}", daemon=True)
             with self.lock:
                 self.threads.append(t)
@@ -199,7 +223,11 @@ class RecordingSink:
         helo = ""
         txn: Transaction | None = None
         try:
-            send(self.greeting)
+            with self.lock:
+                greeting = self._next(self.greetings)
+            send(greeting)
+            if not greeting.startswith("220"):
+                return
             while True:
                 raw = read_line()
                 if raw is None:
@@ -209,7 +237,7 @@ class RecordingSink:
                 verb = verb.upper()
                 if verb == "EHLO":
                     helo, txn = arg, None
-                    lines = [f"{self.name}.sink.test"] + list(self.EXTENSIONS)
+                    lines = [f"{self.name}.sink.test"] + list(self.extensions)
                     send("\r\n".join(f"250-{l}" for l in lines[:-1]) + f"\r\n250 {lines[-1]}")
                 elif verb == "HELO":
                     helo, txn = arg, None
@@ -242,20 +270,34 @@ class RecordingSink:
                         send("554 5.5.1 Error: no valid recipients")
                         continue
                     send("354 End data with <CR><LF>.<CR><LF>")
-                    data = bytearray()
-                    while True:
-                        l = read_line()
-                        if l is None:
-                            return  # connection lost inside DATA: nothing was accepted
-                        if l == b".\r\n":
-                            break
-                        data += l[1:] if l.startswith(b".") else l
                     with self.lock:
-                        reply = self._next(self.data_replies)
-                        txn.data = bytes(data)
-                        txn.data_code = int(reply[:3])
-                    send(reply)
-                    txn = None
+                        drop = self.drop_in_data > 0
+                        self.drop_in_data -= drop
+                        self.in_data += 1
+                        self.peak_in_data = max(self.peak_in_data, self.in_data)
+                    try:
+                        if drop:
+                            read_line()
+                            return  # connection lost inside DATA: nothing accepted
+                        data = bytearray()
+                        while True:
+                            l = read_line()
+                            if l is None:
+                                return  # connection lost inside DATA: nothing was accepted
+                            if l == b".\r\n":
+                                break
+                            data += l[1:] if l.startswith(b".") else l
+                        if self.data_delay:
+                            time.sleep(self.data_delay)  # a slow peer, not synchronisation
+                        with self.lock:
+                            reply = self._next(self.data_replies)
+                            txn.data = bytes(data)
+                            txn.data_code = int(reply[:3])
+                        send(reply)
+                        txn = None
+                    finally:
+                        with self.lock:
+                            self.in_data -= 1
                 elif verb == "RSET":
                     txn = None
                     send("250 2.0.0 Ok")
@@ -265,11 +307,14 @@ class RecordingSink:
                     send("221 2.0.0 Bye")
                     return
                 else:
+                    self.errors.append(f"conn {index}: unexpected command {line!r}")
                     send("502 5.5.2 Error: command not recognized")
         except OSError:
             return
         finally:
             conn.close()
+            with self.lock:
+                self.open_connections -= 1
 
     # -- what was received
 
@@ -502,7 +547,9 @@ def write_map(path, lines) -> Path:
 
 def parse_report(data: bytes):
     """An RFC 3464 report: (message, per-message block, [per-recipient blocks]).
-    Asserts multipart/report; report-type=delivery-status."""
+    Asserts multipart/report; report-type=delivery-status, with one
+    message/delivery-status part and the original headers attached
+    (text/rfc822-headers or message/rfc822)."""
     msg = email.message_from_bytes(data, policy=email.policy.compat32)
     assert msg.get_content_type() == "multipart/report", msg.get_content_type()
     assert (msg.get_param("report-type") or "").lower() == "delivery-status", msg["Content-Type"]
@@ -510,7 +557,19 @@ def parse_report(data: bytes):
     assert len(status) == 1, [p.get_content_type() for p in msg.walk()]
     blocks = status[0].get_payload()
     assert isinstance(blocks, list) and len(blocks) >= 2, blocks
+    kinds = [p.get_content_type() for p in msg.get_payload()]
+    assert {"text/rfc822-headers", "message/rfc822"} & set(kinds), f"original not attached: {kinds}"
     return msg, blocks[0], blocks[1:]
+
+
+def returned_headers(report) -> bytes:
+    """The original's headers as attached to a report."""
+    for p in report.get_payload():
+        if p.get_content_type() == "text/rfc822-headers":
+            return p.get_payload(decode=True)
+        if p.get_content_type() == "message/rfc822":
+            return p.get_payload()[0].as_bytes()
+    raise AssertionError("no original headers in the report")
 
 
 def field_value(block, name: str) -> str:
@@ -521,129 +580,37 @@ def field_value(block, name: str) -> str:
     return v.split(";", 1)[1].strip() if ";" in v else v
 
 
-# ---------------------------------------------------------------- queue files
+# ---------------------------------------------------------------- fixtures (import them into a test module)
+
+@pytest.fixture
+def make_sink():
+    """factory(name="sink", port=0, start=True, host="127.0.0.1") -> a (started)
+    RecordingSink, stopped at teardown."""
+    made = []
+
+    def factory(name: str = "sink", port: int = 0, start: bool = True, host: str = "127.0.0.1") -> RecordingSink:
+        s = RecordingSink(name, port, host)
+        made.append(s)
+        return s.start() if start else s
+
+    yield factory
+    for s in made:
+        s.stop()
+    errors = [f"{s.name}: {e}" for s in made for e in s.errors]
+    if errors:
+        pytest.fail("the daemon misused SMTP at a sink:\n" + "\n".join(errors[:20]), pytrace=False)
 
 
-_ID_DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUV"
+@pytest.fixture
+def make_postfix_sink(workdir):
+    """factory(name="pfsink") -> a started PostfixSink dumping into WORKDIR/NAME."""
+    made = []
 
+    def factory(name: str = "pfsink", extra_args=()) -> PostfixSink:
+        s = PostfixSink(workdir / name, extra_args)
+        made.append(s)
+        return s.start()
 
-def new_queue_id() -> str:
-    """An ID of the daemon's shape: 11 base-32 chars of microseconds + 5 random."""
-    t = time.time_ns() // 1000
-    tag = random.randrange(1 << 25)
-    enc = lambda v, n: "".join(_ID_DIGITS[(v >> (5 * i)) & 31] for i in range(n - 1, -1, -1))
-    return enc(t, 11) + enc(tag, 5)
-
-
-def _escape(value: str) -> bytes:
-    """The queue file's %XX escaping of '%' and control characters (UTF-8 kept)."""
-    out = bytearray()
-    for b in value.encode("utf-8"):
-        if b < 0x20 or b == 0x7F or b == 0x25:
-            out += b"%%%02X" % b
-        else:
-            out.append(b)
-    return bytes(out)
-
-
-def queue_file_bytes(qid: str, sender: str, rcpts, content: bytes, arrival: int | None = None) -> bytes:
-    """A complete queue file (queue/envelope_file.hpp, version 1), no records."""
-    lines = [
-        b"MAILPROC-QUEUE 1",
-        b"id: " + qid.encode(),
-        b"arrival: %d" % int(arrival if arrival is not None else time.time()),
-        b"sender: <" + _escape(sender) + b">",
-    ]
-    lines += [b"rcpt: <" + _escape(r) + b">" for r in rcpts]
-    lines += [
-        b"helo: writer.test",
-        b"client_addr: 127.0.0.1",
-        b"client_name: localhost",
-        b"protocol: ESMTP",
-        b"smtputf8: no",
-        b"eightbit: no",
-        b"size: %d" % len(content),
-    ]
-    return b"\n".join(lines) + b"\n\n" + content
-
-
-def write_queue_file(spool, subqueue: str, qid: str, data: bytes) -> Path:
-    """Places a complete queue file into spool/SUBQUEUE (atomically: tmp name, rename)."""
-    d = Path(spool) / subqueue
-    d.mkdir(parents=True, exist_ok=True)
-    tmp = d / f".{qid}.writing"
-    tmp.write_bytes(data)
-    os.replace(tmp, d / qid)
-    return d / qid
-
-
-# ---------------------------------------------------------------- local delivery helpers
-
-
-def make_script(directory, name: str, text: str) -> Path:
-    """An executable (0755) script in a 0755 folder."""
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    d.chmod(0o755)
-    path = d / name
-    path.write_text(text)
-    path.chmod(0o755)
-    return path
-
-
-def writable_dir(path) -> Path:
-    """A folder the local deliveries (RUN_AS when root, else us) can write in."""
-    p = Path(path)
-    p.mkdir(parents=True, exist_ok=True)
-    p.chmod(0o777)
-    return p
-
-
-def owned_by_runner(path) -> Path:
-    """A folder owned by the user local deliveries run as (RUN_AS when root)."""
-    p = Path(path)
-    p.mkdir(parents=True, exist_ok=True)
-    p.chmod(0o755)
-    if IS_ROOT:
-        pw = pwd.getpwnam(RUN_AS)
-        os.chown(p, pw.pw_uid, pw.pw_gid)
-    return p
-
-
-class UnixUser:
-    """A throw-away unix user with its home in `home_parent` (root only):
-    useradd at creation, userdel (and /var/mail/NAME removed) at remove()."""
-
-    def __init__(self, home_parent):
-        if not IS_ROOT:
-            raise mp.HarnessError("creating a unix user needs root")
-        self.name = f"mpt{os.getpid() % 10000}{random.randrange(1000, 9999)}"
-        self.home = Path(home_parent) / self.name
-        r = mp.run(["useradd", "--home-dir", str(self.home), "--create-home", "--shell", "/bin/sh",
-                    "--user-group", self.name], limit=30)
-        if r.returncode != 0:
-            raise mp.HarnessError(f"useradd {self.name} failed: {mp.out(r)}")
-        pw = pwd.getpwnam(self.name)
-        self.uid, self.gid = pw.pw_uid, pw.pw_gid
-        self.home.chmod(0o755)
-
-    def make_maildir(self, path=None) -> Path:
-        """HOME/Maildir (or `path`) with tmp new cur, owned by the user."""
-        md = Path(path) if path else self.home / "Maildir"
-        for sub in ("", "tmp", "new", "cur"):
-            p = md / sub
-            p.mkdir(parents=True, exist_ok=True)
-            os.chown(p, self.uid, self.gid)
-            p.chmod(0o700)
-        return md
-
-    @property
-    def mail_spool(self) -> Path:
-        return Path("/var/mail") / self.name
-
-    def remove(self) -> None:
-        mp.run(["userdel", "--force", self.name], limit=30)
-        try:
-            self.mail_spool.unlink()
-        except FileNotFoundError:
-            pass
+    yield factory
+    for s in made:
+        s.stop()

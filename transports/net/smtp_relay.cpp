@@ -1,81 +1,92 @@
-// The relay transport (see smtp_relay.hpp): per-next-hop gates and the host walk with
-// failover. Everything runs on one strand.
+// The network transports (see smtp_relay.hpp): requests split into destinations, the
+// per-destination gates, the idle-connection pool and its expiry. Everything runs on
+// one strand; the host walks are in host_walk.cpp.
 #include "transports/net/smtp_relay.hpp"
 
-#include <algorithm>
 #include <asio/bind_executor.hpp>
 #include <asio/co_spawn.hpp>
-#include <asio/experimental/as_tuple.hpp>
+#include <asio/detached.hpp>
 #include <asio/io_context.hpp>
-#include <asio/ip/tcp.hpp>
 #include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
-#include <asio/use_awaitable.hpp>
+#include <atomic>
 #include <exception>
 #include <map>
 #include <utility>
 #include <vector>
 
 #include "common/log.hpp"
-#include "transports/net/relay_hosts.hpp"
-#include "transports/net/smtp_connection.hpp"
+#include "transports/net/host_walk.hpp"
 
 namespace mp::transports {
 namespace {
 
-using asio::ip::tcp;
-
-constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-Outcome failure_outcome(const Reply& r) {
-  return r.permanent() ? Outcome::permfail : Outcome::tempfail;
-}
-
-// Postfix's words for a host that failed, for the log line about skipping it.
-std::string host_failure_text(const SessionFailure& f, const std::string& name_addr) {
-  if (!f.remote) return f.reply.text;
-  if (f.command.empty()) return "host " + name_addr + " refused to talk to me: " + f.reply.line();
-  return "host " + name_addr + " said: " + f.reply.line() + " (in reply to " + f.command +
-         " command)";
-}
-
+// One request, answered when every destination's walk is done.
 struct Job {
   DeliveryRequest request;
   std::function<void(DeliveryResult)> done;
+  DeliveryResult results;
+  std::size_t pending = 0;  // destinations not finished yet
   bool answered = false;
 };
+
+asio::awaitable<void> quit_and_close(std::unique_ptr<SmtpConnection> c) {
+  co_await c->quit();
+}
+
+std::string what_of(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+  }
+  return "unknown error";
+}
 
 }  // namespace
 
 struct SmtpRelay::Impl : std::enable_shared_from_this<SmtpRelay::Impl> {
   Impl(asio::io_context& io, RelaySettings s)
-      : strand(asio::make_strand(io)), settings(std::move(s)) {}
+      : strand(asio::make_strand(io)),
+        settings(std::move(s)),
+        pool(settings.connection_cache_time, settings.concurrency),
+        sweep(strand) {
+    if (settings.mode == DestinationMode::smtp && settings.tls != SmtpTls::none)
+      tls = make_client_tls_context();
+  }
 
   asio::strand<asio::io_context::executor_type> strand;
   RelaySettings settings;
-  std::map<std::string, HopGate> gates;  // by next hop, lowercased; nodes never move
+  std::shared_ptr<asio::ssl::context> tls;
+  std::map<std::string, HopGate> gates;  // by destination key; nodes never move
+  ConnectionPool pool;
+  asio::steady_timer sweep;  // the next idle expiry
+  bool sweep_armed = false;
+  std::atomic<std::size_t> opened{0}, reused{0};
 
+  const char* component() const { return settings.mode == DestinationMode::lmtp ? "lmtp" : "smtp"; }
   void enqueue(std::shared_ptr<Job> job);
-  asio::awaitable<void> run(std::shared_ptr<Job> job, HopGate& gate);
-  asio::awaitable<DeliveryResult> attempt(const Job& job, HopGate& gate,
-                                          std::unique_ptr<SmtpConnection>& keep);
-  asio::awaitable<std::pair<std::vector<tcp::endpoint>, std::string>> resolve(
-      const RelayHost& host);
-  void answer(Job& job, DeliveryResult results);
+  asio::awaitable<void> run(std::shared_ptr<Job> job, std::shared_ptr<Destination> d,
+                            HopGate& gate);
+  void merge(Job& job, const Destination& d, DeliveryResult part);
+  void answer(Job& job);
+  void park(const std::string& key, const std::string& host, std::unique_ptr<SmtpConnection> c);
+  void discard(std::unique_ptr<SmtpConnection> c);
+  void arm_sweep();
+  void on_sweep();
+  void close_idle();
 };
 
 SmtpRelay::SmtpRelay(asio::io_context& io, RelaySettings settings)
     : impl_(std::make_shared<Impl>(io, std::move(settings))) {}
 
 SmtpRelay::~SmtpRelay() = default;
+
+std::string_view SmtpRelay::name() const {
+  return impl_->settings.mode == DestinationMode::lmtp ? "lmtp" : "smtp";
+}
 
 void SmtpRelay::deliver(DeliveryRequest request, std::function<void(DeliveryResult)> done) {
   auto job = std::make_shared<Job>();
@@ -84,175 +95,130 @@ void SmtpRelay::deliver(DeliveryRequest request, std::function<void(DeliveryResu
   asio::post(impl_->strand, [impl = impl_, job] { impl->enqueue(job); });
 }
 
+void SmtpRelay::close_idle() {
+  asio::post(impl_->strand, [impl = impl_] { impl->close_idle(); });
+}
+
+std::size_t SmtpRelay::connections_opened() const {
+  return impl_->opened.load();
+}
+
+std::size_t SmtpRelay::connections_reused() const {
+  return impl_->reused.load();
+}
+
 void SmtpRelay::Impl::enqueue(std::shared_ptr<Job> job) {
-  if (job->request.recipients.empty()) {
-    answer(*job, {});
-    return;
-  }
-  HopGate& gate =
-      gates.try_emplace(lower(job->request.next_hop), settings.concurrency).first->second;
-  gate.submit([self = shared_from_this(), job, &gate] {
-    asio::co_spawn(self->strand, self->run(job, gate),
-                   asio::bind_executor(self->strand, [self, job, &gate](std::exception_ptr e) {
-                     if (e && !job->answered) {
-                       std::string what = "unknown error";
-                       try {
-                         std::rethrow_exception(e);
-                       } catch (const std::exception& x) {
-                         what = x.what();
-                       } catch (...) {
-                       }
-                       log::error("smtp", job->request.queue_id + ": " + what);
-                       Reply r{451, "4.3.0", "internal error in the smtp transport: " + what};
-                       DeliveryResult out(job->request.recipients.size(),
-                                          RecipientResult{Outcome::tempfail, r, "none"});
-                       self->answer(*job, std::move(out));
-                     }
-                     gate.release();
-                   }));
-  });
-}
-
-asio::awaitable<void> SmtpRelay::Impl::run(std::shared_ptr<Job> job, HopGate& gate) {
-  std::unique_ptr<SmtpConnection> conn;
-  DeliveryResult results = co_await attempt(*job, gate, conn);
-  answer(*job, std::move(results));
-  // The outcome is known: QUIT politely afterwards (issue 4 may keep the connection).
-  if (conn) co_await conn->quit();
-}
-
-asio::awaitable<std::pair<std::vector<tcp::endpoint>, std::string>> SmtpRelay::Impl::resolve(
-    const RelayHost& host) {
-  std::vector<tcp::endpoint> out;
-  if (host.literal) {
-    asio::error_code ec;
-    asio::ip::address addr = asio::ip::make_address(host.host, ec);
-    if (!ec) out.emplace_back(addr, host.port);
-    co_return std::pair{out, ec ? "bad address " + host.host : std::string()};
-  }
-  // Issue 4 brings the ldns Resolver; until then the system's (getaddrinfo has its own limits).
-  tcp::resolver resolver(strand);
-  auto [ec, results] = co_await resolver.async_resolve(
-      host.host, std::to_string(host.port), asio::ip::resolver_base::numeric_service, kTuple);
-  if (!ec) {
-    for (const auto& entry : results) {
-      tcp::endpoint ep = entry.endpoint();
-      if (std::find(out.begin(), out.end(), ep) == out.end()) out.push_back(ep);
-    }
-  }
-  if (out.empty()) {
-    co_return std::pair{out,
-                        "Host or domain name not found. Name service error for name=" + host.host +
-                            " type=A: " + (ec ? ec.message() : std::string("no address"))};
-  }
-  co_return std::pair{out, std::string()};
-}
-
-asio::awaitable<DeliveryResult> SmtpRelay::Impl::attempt(const Job& job, HopGate& gate,
-                                                         std::unique_ptr<SmtpConnection>& keep) {
-  const DeliveryRequest& req = job.request;
-  const std::size_t n = req.recipients.size();
-  DeliveryResult out(n);
-  std::vector<bool> decided(n, false);
-  auto undecided = [&] {
-    std::vector<std::size_t> idx;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (!decided[i]) idx.push_back(i);
-    }
-    return idx;
-  };
-  auto decide = [&](std::size_t i, Outcome o, const Reply& r, const std::string& relay) {
-    out[i] = RecipientResult{o, r, relay};
-    decided[i] = true;
-  };
-  // A host (address) failed: say so in the log, as Postfix does; the walk goes on.
-  auto skip = [&](const std::string& text) { log::info("smtp", req.queue_id + ": " + text); };
-
+  const std::size_t n = job->request.recipients.size();
+  job->results.assign(n, RecipientResult{});
+  if (n == 0) return answer(*job);
   std::string error;
-  auto hosts = parse_relay_hosts(req.next_hop, settings.default_port, error);
-  if (!hosts) {
-    Reply r{451, "4.3.5", "bad next hop '" + req.next_hop + "': " + error};
-    for (std::size_t i = 0; i < n; ++i) decide(i, Outcome::tempfail, r, "none");
-    co_return out;
+  auto destinations = plan_destinations(job->request, settings.mode, settings.default_port, error);
+  if (!destinations) {
+    Reply r{451, "4.3.5", "bad next hop '" + job->request.next_hop + "': " + error};
+    job->results.assign(n, RecipientResult{Outcome::tempfail, r, "none"});
+    return answer(*job);
   }
-
-  // The reason the undecided recipients get when every host failed.
-  Reply last{451, "4.4.1", "no host was tried"};
-  std::string last_relay = "none";
-
-  const std::size_t start = gate.next_start(hosts->size());
-  bool finished = false;
-  for (std::size_t k = 0; k < hosts->size() && !finished; ++k) {
-    const RelayHost& host = (*hosts)[(start + k) % hosts->size()];
-    auto [endpoints, resolve_error] = co_await resolve(host);
-    if (endpoints.empty()) {
-      last = Reply{451, "4.4.3", resolve_error};
-      last_relay = "none";
-      skip(resolve_error);
-      continue;
-    }
-    for (const tcp::endpoint& ep : endpoints) {
-      auto conn = std::make_unique<SmtpConnection>(strand, settings.timeouts);
-      std::string connect_error = co_await conn->connect(host.host, ep);
-      if (!connect_error.empty()) {
-        last = Reply{451, "4.4.1", connect_error};
-        last_relay = "none";
-        skip(connect_error);
-        continue;
-      }
-      ClientSettings cs;
-      cs.helo_name = settings.helo_name;
-      bool ready = co_await conn->open(cs);
-      if (!ready) {
-        const SessionFailure& f = *conn->protocol().failure();
-        if (f.try_next_host) {
-          last = f.reply;
-          last_relay = conn->relay();
-          skip(host_failure_text(f, conn->name_addr()));
-          continue;
-        }
-        for (std::size_t i : undecided())
-          decide(i, failure_outcome(f.reply), f.reply, conn->relay());
-        finished = true;
-        break;
-      }
-
-      std::vector<std::size_t> idx = undecided();
-      Transaction tx;
-      tx.sender = req.sender;
-      for (std::size_t i : idx) tx.recipients.push_back(req.recipients[i].address);
-      tx.message = req.message;
-      tx.smtputf8 = req.smtputf8;
-      tx.eightbit = req.eightbit;
-      co_await conn->send(std::move(tx));
-      const std::vector<ClientResult>& rs = conn->protocol().results();
-      for (std::size_t j = 0; j < idx.size() && j < rs.size(); ++j) {
-        if (rs[j].decided) {
-          decide(idx[j], rs[j].outcome, rs[j].reply, conn->relay());
-        }
-      }
-      const auto& f = conn->protocol().failure();
-      if (f) {
-        last = f->reply;
-        last_relay = conn->relay();
-        if (f->try_next_host && !undecided().empty()) {
-          skip(host_failure_text(*f, conn->name_addr()));
-          continue;
-        }
-      }
-      if (conn->protocol().step() == ClientStep::ready) keep = std::move(conn);
-      finished = true;
-      break;
-    }
+  job->pending = destinations->size();
+  for (Destination& dest : *destinations) {
+    auto d = std::make_shared<Destination>(std::move(dest));
+    HopGate& gate = gates.try_emplace(d->key, settings.concurrency).first->second;
+    gate.submit([self = shared_from_this(), job, d, &gate] {
+      asio::co_spawn(
+          self->strand, self->run(job, d, gate),
+          asio::bind_executor(self->strand, [self, job, d, &gate](std::exception_ptr e) {
+            if (e) {
+              std::string what = what_of(e);
+              log::error(self->component(), job->request.queue_id + ": " + what);
+              Reply r{451, "4.3.0",
+                      std::string("internal error in the ") + self->component() +
+                          " transport: " + what};
+              self->merge(*job, *d,
+                          DeliveryResult(d->recipients.size(),
+                                         RecipientResult{Outcome::tempfail, r, "none"}));
+            }
+            gate.release();
+            // MX destinations come and go with the recipients' domains: forget idle gates
+            // (host lists keep theirs, with the round-robin position).
+            if (d->kind != DestinationKind::hosts && gate.active() == 0 && gate.waiting() == 0)
+              self->gates.erase(d->key);
+          }));
+    });
   }
-  for (std::size_t i : undecided()) decide(i, Outcome::tempfail, last, last_relay);
-  co_return out;
 }
 
-void SmtpRelay::Impl::answer(Job& job, DeliveryResult results) {
+asio::awaitable<void> SmtpRelay::Impl::run(std::shared_ptr<Job> job, std::shared_ptr<Destination> d,
+                                           HopGate& gate) {
+  auto self = shared_from_this();
+  WalkContext ctx;
+  ctx.executor = strand;
+  ctx.settings = &settings;
+  ctx.tls = tls;
+  ctx.pool = &pool;
+  ctx.gate = &gate;
+  ctx.park = [self](const std::string& key, const std::string& host,
+                    std::unique_ptr<SmtpConnection> c) { self->park(key, host, std::move(c)); };
+  ctx.discard = [self](std::unique_ptr<SmtpConnection> c) { self->discard(std::move(c)); };
+  ctx.opened = [self] { ++self->opened; };
+  ctx.reused = [self] { ++self->reused; };
+  DeliveryResult part = co_await walk_destination(ctx, job->request, *d);
+  merge(*job, *d, std::move(part));
+}
+
+void SmtpRelay::Impl::merge(Job& job, const Destination& d, DeliveryResult part) {
+  if (job.answered) return;
+  for (std::size_t k = 0; k < d.recipients.size(); ++k) {
+    RecipientResult r = k < part.size() ? std::move(part[k])
+                                        : RecipientResult{Outcome::tempfail,
+                                                          Reply{451, "4.3.0", "no result"}, "none"};
+    job.results[d.recipients[k]] = std::move(r);
+  }
+  if (job.pending > 0 && --job.pending == 0) answer(job);
+}
+
+void SmtpRelay::Impl::answer(Job& job) {
+  if (job.answered) return;
   job.answered = true;
   auto done = std::move(job.done);
-  if (done) done(std::move(results));
+  if (done) done(std::move(job.results));
+}
+
+void SmtpRelay::Impl::park(const std::string& key, const std::string& host,
+                           std::unique_ptr<SmtpConnection> c) {
+  if (!c->ready()) return discard(std::move(c));
+  auto evicted = pool.put(key, host, std::move(c), ConnectionPool::Clock::now());
+  if (evicted) discard(std::move(*evicted));
+  arm_sweep();
+}
+
+void SmtpRelay::Impl::discard(std::unique_ptr<SmtpConnection> c) {
+  if (!c) return;
+  if (!c->ready()) return;  // closed already: the destructor releases the socket
+  asio::co_spawn(strand, quit_and_close(std::move(c)), asio::detached);
+}
+
+// Idle connections are parked with "now": a later one never expires before an earlier
+// one, so one timer set for the oldest is enough; it re-arms itself while any remain.
+void SmtpRelay::Impl::arm_sweep() {
+  if (sweep_armed) return;
+  auto next = pool.next_expiry();
+  if (!next) return;
+  sweep_armed = true;
+  sweep.expires_at(*next);
+  std::weak_ptr<Impl> weak = weak_from_this();
+  sweep.async_wait(asio::bind_executor(strand, [weak](const asio::error_code&) {
+    if (auto self = weak.lock()) self->on_sweep();
+  }));
+}
+
+void SmtpRelay::Impl::on_sweep() {
+  sweep_armed = false;
+  for (auto& c : pool.expire(ConnectionPool::Clock::now())) discard(std::move(c));
+  arm_sweep();
+}
+
+void SmtpRelay::Impl::close_idle() {
+  for (auto& c : pool.drain()) discard(std::move(c));
+  sweep.cancel();  // on_sweep() then finds nothing to do and does not re-arm
 }
 
 }  // namespace mp::transports

@@ -88,6 +88,7 @@ void expect_defaults(const Config& c) {
   EXPECT_TRUE(c.dns_servers.empty());
   EXPECT_EQ(c.smtp_port, 25);
   EXPECT_EQ(c.delivery_concurrency, 20u);
+  EXPECT_EQ(c.smtp_connection_cache_time, 2s);
   EXPECT_EQ(c.pipe_timeout, 1000s);
   EXPECT_EQ(c.max_hops, 50u);
   EXPECT_EQ(c.spamd, "127.0.0.1:783");
@@ -98,6 +99,9 @@ void expect_defaults(const Config& c) {
   EXPECT_EQ(c.user, "mailproc");
   EXPECT_EQ(c.log, "stderr");
   EXPECT_EQ(c.control_socket, "/var/spool/mailproc/control");
+  EXPECT_TRUE(c.proxy_trusted.empty());
+  EXPECT_FALSE(c.metrics_listen.has_value());
+  EXPECT_FALSE(c.listen[0].proxy);
 }
 
 TEST_F(ConfigTest, EmptyFileGivesEveryDefault) {
@@ -143,6 +147,7 @@ smtp_tls = encrypt
 dns_servers = 127.0.0.1:5353 ::1
 smtp_port = 2526
 delivery_concurrency = 3
+smtp_connection_cache_time = 0
 pipe_timeout = 10m
 max_hops = 30
 spamd = unix:/run/spamd.sock
@@ -198,6 +203,7 @@ control_socket = /run/mailproc.sock
   EXPECT_EQ(c.dns_servers, (std::vector<HostPort>{{"127.0.0.1", 5353}, {"::1", 0}}));
   EXPECT_EQ(c.smtp_port, 2526);
   EXPECT_EQ(c.delivery_concurrency, 3u);
+  EXPECT_EQ(c.smtp_connection_cache_time, 0s);
   EXPECT_EQ(c.pipe_timeout, 600s);
   EXPECT_EQ(c.max_hops, 30u);
   EXPECT_EQ(c.spamd, "unix:/run/spamd.sock");
@@ -282,6 +288,10 @@ TEST_F(ConfigTest, ExactErrorTexts) {
                 "[::1]:PORT)");
   EXPECT_EQ(one_error("bare_newline = fix\n"),
             at(1) + "bad value for 'bare_newline': 'fix' (expected reject or normalize)");
+  EXPECT_EQ(one_error("smtp_connection_cache_time = 2ms\n"),
+            at(1) +
+                "bad value for 'smtp_connection_cache_time': '2ms' (expected a duration like "
+                "300s, 5m, 4h)");
   EXPECT_EQ(one_error("smtp_tls = yes\n"),
             at(1) + "bad value for 'smtp_tls': 'yes' (expected none, may or encrypt)");
   EXPECT_EQ(one_error("spam_failure = drop\n"),
@@ -378,6 +388,70 @@ TEST_F(ConfigTest, ListenForms) {
     auto e = errors("listen = " + bad + "\n");
     ASSERT_EQ(e.size(), 1u) << bad;
     EXPECT_NE(e[0].find("bad value for 'listen': '" + bad + "'"), std::string::npos) << e[0];
+  }
+}
+
+TEST_F(ConfigTest, ProxyListenersAndTrustedPeers) {
+  Config c =
+      load_config(write("listen = proxy:0.0.0.0:25 PROXY:lmtp:[::1]:24 127.0.0.1:2525\n"
+                        "proxy_trusted = 10.0.0.5, 192.168.0.0/24 [::1]/128\n"));
+  ASSERT_EQ(c.listen.size(), 3u);
+  EXPECT_TRUE(c.listen[0].proxy);
+  EXPECT_EQ(c.listen[0].protocol, Listener::Protocol::smtp);
+  EXPECT_EQ(c.listen[0].host, "0.0.0.0");
+  EXPECT_EQ(c.listen[0].port, 25);
+  EXPECT_EQ(c.listen[0].text, "proxy:0.0.0.0:25");
+  EXPECT_TRUE(c.listen[1].proxy);
+  EXPECT_EQ(c.listen[1].protocol, Listener::Protocol::lmtp);
+  EXPECT_EQ(c.listen[1].host, "::1");
+  EXPECT_EQ(c.listen[1].port, 24);
+  EXPECT_FALSE(c.listen[2].proxy);
+  ASSERT_EQ(c.proxy_trusted.size(), 3u);
+  EXPECT_TRUE(any_contains(c.proxy_trusted, "10.0.0.5"));
+  EXPECT_FALSE(any_contains(c.proxy_trusted, "10.0.0.6"));
+  EXPECT_TRUE(any_contains(c.proxy_trusted, "192.168.0.77"));
+  EXPECT_TRUE(any_contains(c.proxy_trusted, "::1"));
+  for (std::string bad : {"proxy:", "proxy:25", "proxy:127.0.0.1", "lmtp:proxy:127.0.0.1:25",
+                          "proxy:proxy:127.0.0.1:25", "proxy:smtp:127.0.0.1:25"}) {
+    auto e = errors("listen = " + bad + "\nproxy_trusted = 127.0.0.1\n");
+    ASSERT_EQ(e.size(), 1u) << bad;
+    EXPECT_NE(e[0].find("bad value for 'listen': '" + bad + "'"), std::string::npos) << e[0];
+  }
+  EXPECT_EQ(one_error("proxy_trusted = 10.0.0.0/8 haproxy.example\n"),
+            at(1) +
+                "bad value for 'proxy_trusted': 'haproxy.example' (expected a network like "
+                "10.0.0.0/8 or [::1]/128)");
+}
+
+TEST_F(ConfigTest, ProxyListenerNeedsTrustedPeers) {
+  // No one trusted: every connection to that listener would be refused.
+  EXPECT_EQ(one_error("myhostname = mx.example\nlisten = 127.0.0.1:25, proxy:127.0.0.1:26\n"),
+            at(2) +
+                "listener 'proxy:127.0.0.1:26' expects PROXY headers but proxy_trusted is empty "
+                "(set proxy_trusted to the load balancers' addresses)");
+  EXPECT_EQ(one_error("listen = proxy:127.0.0.1:26\nproxy_trusted =\n"),
+            at(1) +
+                "listener 'proxy:127.0.0.1:26' expects PROXY headers but proxy_trusted is empty "
+                "(set proxy_trusted to the load balancers' addresses)");
+  // Trusted peers without a proxy listener are harmless.
+  EXPECT_EQ(load_config(write("proxy_trusted = 127.0.0.1\n")).proxy_trusted.size(), 1u);
+}
+
+TEST_F(ConfigTest, MetricsListen) {
+  Config c = load_config(write("metrics_listen = 127.0.0.1:9100\n"));
+  ASSERT_TRUE(c.metrics_listen.has_value());
+  EXPECT_EQ(*c.metrics_listen, (HostPort{"127.0.0.1", 9100}));
+  c = load_config(write("metrics_listen = [::1]:9101\n"));
+  EXPECT_EQ(*c.metrics_listen, (HostPort{"::1", 9101}));
+  c = load_config(write("metrics_listen = *:9102\n"));
+  EXPECT_EQ(*c.metrics_listen, (HostPort{"*", 9102}));
+  c = load_config(write("metrics_listen =\n"));
+  EXPECT_FALSE(c.metrics_listen.has_value());
+  for (std::string bad : {"9100", "localhost:9100", "127.0.0.1", "lmtp:127.0.0.1:9100",
+                          "proxy:127.0.0.1:9100", "127.0.0.1:0"}) {
+    EXPECT_EQ(one_error("metrics_listen = " + bad + "\n"),
+              at(1) + "bad value for 'metrics_listen': '" + bad +
+                  "' (expected ADDR:PORT like 127.0.0.1:9100, [::1]:9100 or *:9100)");
   }
 }
 

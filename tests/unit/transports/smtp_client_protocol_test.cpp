@@ -515,6 +515,57 @@ TEST(Client, StartTlsPlaces) {
   EXPECT_TRUE(e.failure()->try_next_host);
 }
 
+TEST(Client, TlsHandshakeFailureAndRefusal) {
+  ClientSettings s;
+  s.starttls = StartTls::if_offered;
+  s.peer = "mx.test[192.0.2.1]";
+  SmtpClientProtocol c(s);
+  feed(c, "220 x\r\n");
+  EXPECT_EQ(feed(c, "250-x\r\n250 STARTTLS\r\n"), "STARTTLS\r\n");
+  EXPECT_EQ(feed(c, "220 2.0.0 go\r\n"), "");
+  ASSERT_EQ(c.step(), ClientStep::start_tls);
+  c.tls_failed("wrong version number");
+  EXPECT_EQ(c.step(), ClientStep::closed);
+  EXPECT_EQ(take(c), "");  // no QUIT over a broken stream
+  ASSERT_TRUE(c.failure());
+  EXPECT_EQ(c.failure()->reply.status, "4.7.5");
+  EXPECT_EQ(c.failure()->reply.text,
+            "Cannot start TLS: handshake failure with mx.test[192.0.2.1]: wrong version number");
+  EXPECT_EQ(c.failure()->command, "STARTTLS");
+  EXPECT_TRUE(c.failure()->try_next_host);
+  c.tls_failed("again");  // only while a handshake is due
+  EXPECT_EQ(c.failure()->reply.text.find("again"), std::string::npos);
+
+  // Opportunistic: a refused STARTTLS goes on in plaintext; required: the host is skipped.
+  SmtpClientProtocol d(s);
+  feed(d, "220 x\r\n");
+  feed(d, "250-x\r\n250 STARTTLS\r\n");
+  EXPECT_EQ(feed(d, "454 4.7.0 TLS not available\r\n"), "");
+  EXPECT_EQ(d.step(), ClientStep::ready);
+  EXPECT_FALSE(d.tls_active());
+  s.starttls = StartTls::required;
+  SmtpClientProtocol e(s);
+  feed(e, "220 x\r\n");
+  feed(e, "250-x\r\n250 STARTTLS\r\n");
+  EXPECT_EQ(feed(e, "454 4.7.0 TLS not available\r\n"), "QUIT\r\n");
+  EXPECT_EQ(e.failure()->reply.status, "4.7.4");
+  EXPECT_TRUE(e.failure()->try_next_host);
+}
+
+TEST(Client, ResetFailureEndsTheSession) {
+  SmtpClientProtocol c = open(kEhloPlain);
+  c.reset();
+  EXPECT_EQ(take(c), "RSET\r\n");
+  c.on_failure(Broken::lost_connection);
+  EXPECT_EQ(c.step(), ClientStep::closed);
+  EXPECT_TRUE(c.failure()->try_next_host);
+  SmtpClientProtocol d = open(kEhloPlain);
+  d.reset();
+  take(d);
+  EXPECT_EQ(feed(d, "421 4.4.2 idle too long\r\n"), "");
+  EXPECT_EQ(d.step(), ClientStep::closed);
+}
+
 TEST(Client, ResetAllowsASecondTransaction) {
   SmtpClientProtocol c = open(kEhloPlain);
   c.begin(tx({A("a", "x.test")}));
