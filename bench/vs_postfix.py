@@ -117,6 +117,7 @@ def run_postfix(work, sink_port, args):
     os.makedirs(conf_dir)
     queue = os.path.join(work, "pfqueue")
     data = os.path.join(work, "pfdata")
+    os.makedirs(queue)  # `postfix check` wants it to exist
     os.makedirs(data)
     shutil.chown(data, "postfix")
     port = free_port()
@@ -135,6 +136,7 @@ relayhost = [127.0.0.1]:{sink_port}
 smtp_dns_support_level = disabled
 local_transport = error:no local delivery
 maillog_file = {work}/postfix.log
+maillog_file_prefixes = {work}
 smtpd_client_connection_count_limit = 0
 smtpd_client_connection_rate_limit = 0
 default_process_limit = 100

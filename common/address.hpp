@@ -19,8 +19,8 @@ struct Address {
   std::string domain;  // as given: name, or address literal "[1.2.3.4]" / "[IPv6:...]"
 
   bool is_null() const { return local.empty() && domain.empty(); }
-  std::string str() const;        // "local@domain", "" for the null path, "postmaster" alone
-  std::string bracketed() const;  // "<local@domain>" or "<>"
+  std::string str() const;             // "local@domain", "" for the null path, "postmaster" alone
+  std::string bracketed() const;       // "<local@domain>" or "<>"
   std::string local_unquoted() const;  // quoted-string decoded ("a b" for "\"a b\"")
   std::string domain_lower() const;    // ASCII-lowercased domain
   bool needs_smtputf8() const;         // any octet >= 0x80 in local or domain
@@ -28,8 +28,8 @@ struct Address {
 };
 
 struct PathOptions {
-  bool allow_null = false;      // "<>" accepted (MAIL FROM, and the sender in files)
-  bool allow_utf8 = false;      // UTF-8 in local part and domain (SMTPUTF8 given)
+  bool allow_null = false;        // "<>" accepted (MAIL FROM, and the sender in files)
+  bool allow_utf8 = false;        // UTF-8 in local part and domain (SMTPUTF8 given)
   bool allow_postmaster = false;  // "<Postmaster>" without a domain (RCPT TO, RFC 5321 4.5.1)
 };
 

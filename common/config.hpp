@@ -20,8 +20,8 @@
 namespace mp {
 
 struct HostPort {
-  std::string host;        // name or IP literal, without brackets
-  std::uint16_t port = 0;  // 0: the caller's default
+  std::string host;         // name or IP literal, without brackets
+  std::uint16_t port = 0;   // 0: the caller's default
   std::string str() const;  // "host", "host:port", "[::1]:port"
   friend bool operator==(const HostPort&, const HostPort&) = default;
 };
@@ -49,7 +49,7 @@ struct Config {
   std::string myhostname;  // default: the system host name
   std::vector<Listener> listen{{Listener::Protocol::smtp, "127.0.0.1", 2525, "127.0.0.1:2525"}};
   std::filesystem::path spooldir = "/var/spool/mailproc";
-  std::vector<Cidr> mynetworks;  // default 127.0.0.0/8 and ::1/128
+  std::vector<Cidr> mynetworks;            // default 127.0.0.0/8 and ::1/128
   std::vector<std::string> relay_domains;  // lowercased; "*.example.org" for subdomains
   std::vector<HostPort> relayhost;
   std::filesystem::path transport, variables, rewrite, users;  // empty: not set
@@ -79,7 +79,7 @@ struct Config {
   SpamFailure spam_failure = SpamFailure::defer;
   std::string maildir_junk;
   std::string user = "mailproc";
-  std::string log = "stderr";  // "stderr", "syslog" or an absolute file path
+  std::string log = "stderr";            // "stderr", "syslog" or an absolute file path
   std::filesystem::path control_socket;  // default: spooldir/control
   // Local submission by users who may not write the spool (mpsendmail); empty: off.
   std::filesystem::path submit_socket = "/run/mailproc/submit";

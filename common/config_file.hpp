@@ -13,8 +13,8 @@
 namespace mp {
 
 struct ConfigLine {
-  int number = 0;     // 1-based
-  std::string text;   // comment removed, trimmed; never empty
+  int number = 0;    // 1-based
+  std::string text;  // comment removed, trimmed; never empty
 };
 
 // Throws ConfigError with one line "FILE: cannot read: reason" when the file cannot be read.

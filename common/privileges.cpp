@@ -20,7 +20,9 @@ UnixUser lookup_user(const std::string& name) {
   return UnixUser{name, pw.pw_uid, pw.pw_gid, pw.pw_dir ? pw.pw_dir : ""};
 }
 
-bool running_as_root() { return geteuid() == 0; }
+bool running_as_root() {
+  return geteuid() == 0;
+}
 
 void chown_tree(const std::filesystem::path& dir, const UnixUser& user) {
   auto own = [&](const std::filesystem::path& p) {
@@ -32,10 +34,12 @@ void chown_tree(const std::filesystem::path& dir, const UnixUser& user) {
 }
 
 void drop_privileges(const UnixUser& user) {
-  if (user.uid == 0) throw std::runtime_error("refusing to run as root: user '" + user.name + "' has uid 0");
+  if (user.uid == 0)
+    throw std::runtime_error("refusing to run as root: user '" + user.name + "' has uid 0");
   if (::setgroups(0, nullptr) != 0 || ::setgid(user.gid) != 0 || ::setuid(user.uid) != 0)
     throw std::system_error(errno, std::generic_category(), "cannot switch to user " + user.name);
-  if (::setuid(0) == 0) throw std::runtime_error("privileges could be regained after dropping them");
+  if (::setuid(0) == 0)
+    throw std::runtime_error("privileges could be regained after dropping them");
 }
 
 }  // namespace mp

@@ -8,9 +8,9 @@
 namespace mp {
 
 struct Reply {
-  int code = 0;          // 250, 451, ...
-  std::string status;    // "2.0.0"; empty when none applies (220, 354, EHLO lines)
-  std::string text;      // may hold '\n' for a multi-line reply
+  int code = 0;        // 250, 451, ...
+  std::string status;  // "2.0.0"; empty when none applies (220, 354, EHLO lines)
+  std::string text;    // may hold '\n' for a multi-line reply
 
   // Wire form, CRLF-terminated, "250-" continuation lines for multi-line text.
   std::string wire() const;

@@ -5,7 +5,9 @@
 namespace mp::queue {
 namespace {
 
-std::string address_type(const Address& a) { return a.needs_smtputf8() ? "utf-8; " : "rfc822; "; }
+std::string address_type(const Address& a) {
+  return a.needs_smtputf8() ? "utf-8; " : "rfc822; ";
+}
 
 }  // namespace
 
@@ -41,11 +43,12 @@ std::string make_dsn(const DsnInput& in) {
   m += failure ? "Subject: Undelivered Mail Returned to Sender\r\n"
                : "Subject: Delayed Mail (still being retried)\r\n";
   m += "Date: " + rfc5322_date(in.now) + "\r\n";
-  m += "Message-ID: <" + in.queue_id + "." + std::to_string(in.now) + (failure ? ".ndr@" : ".delay@") +
-       in.hostname + ">\r\n";
+  m += "Message-ID: <" + in.queue_id + "." + std::to_string(in.now) +
+       (failure ? ".ndr@" : ".delay@") + in.hostname + ">\r\n";
   m += "Auto-Submitted: auto-replied\r\n";
   m += "MIME-Version: 1.0\r\n";
-  m += "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"" + boundary + "\"\r\n";
+  m += "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"" + boundary +
+       "\"\r\n";
   m += "\r\nThis is a MIME-encapsulated message.\r\n\r\n";
 
   // Part 1: for people.
@@ -56,10 +59,11 @@ std::string make_dsn(const DsnInput& in) {
     m += "I'm sorry to have to inform you that your message could not\r\n"
          "be delivered to one or more recipients. It's attached below.\r\n\r\n";
   } else {
-    m += "Your message could not be delivered for " +
-         std::to_string((in.now - in.arrival) / 3600) + " hour(s).\r\n"
+    m += "Your message could not be delivered for " + std::to_string((in.now - in.arrival) / 3600) +
+         " hour(s).\r\n"
          "It will be retried until it is " +
-         std::to_string((in.retry_until - in.arrival) / 86400) + " day(s) old.\r\n\r\n"
+         std::to_string((in.retry_until - in.arrival) / 86400) +
+         " day(s) old.\r\n\r\n"
          "This is only a warning: you do not need to send your message again.\r\n\r\n";
   }
   for (const DsnRecipient& r : in.recipients) {
@@ -79,7 +83,8 @@ std::string make_dsn(const DsnInput& in) {
     m += "\r\n";
     m += "Final-Recipient: " + address_type(r.final_recipient) + r.final_recipient.str() + "\r\n";
     if (!(r.original_recipient == r.final_recipient) && !r.original_recipient.is_null())
-      m += "Original-Recipient: " + address_type(r.original_recipient) + r.original_recipient.str() + "\r\n";
+      m += "Original-Recipient: " + address_type(r.original_recipient) +
+           r.original_recipient.str() + "\r\n";
     m += std::string("Action: ") + (failure ? "failed" : "delayed") + "\r\n";
     m += "Status: " + dsn_status(r.reply, in.kind) + "\r\n";
     if (!r.remote_mta.empty()) m += "Remote-MTA: dns; " + r.remote_mta + "\r\n";
@@ -90,7 +95,8 @@ std::string make_dsn(const DsnInput& in) {
 
   // Part 3: the original headers.
   m += "--" + boundary + "\r\n";
-  m += "Content-Description: Undelivered Message Headers\r\nContent-Type: text/rfc822-headers\r\n\r\n";
+  m += "Content-Description: Undelivered Message Headers\r\nContent-Type: "
+       "text/rfc822-headers\r\n\r\n";
   std::string_view headers = header_block(in.original);
   m.append(headers);
   if (!headers.ends_with("\r\n")) m += "\r\n";

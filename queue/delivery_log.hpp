@@ -16,10 +16,10 @@ struct DeliveryLogEntry {
   Address to;
   Address orig_to;  // logged when it differs from `to`
   std::string relay;
-  double delay = 0;                       // arrival → now, seconds
-  double before_qmgr = 0, in_qmgr = 0;    // delays a and b
-  double connect = 0, transmission = 0;   // delays c and d
-  std::string status;                     // "sent", "deferred", "bounced", "expired, returned to sender"
+  double delay = 0;                      // arrival → now, seconds
+  double before_qmgr = 0, in_qmgr = 0;   // delays a and b
+  double connect = 0, transmission = 0;  // delays c and d
+  std::string status;  // "sent", "deferred", "bounced", "expired, returned to sender"
   Reply reply;
 };
 

@@ -19,14 +19,28 @@
 namespace mp::smtpd {
 
 enum class Verb {
-  helo, ehlo, lhlo, mail, rcpt, data, bdat, rset, noop, quit, vrfy, expn, help, starttls, auth,
+  helo,
+  ehlo,
+  lhlo,
+  mail,
+  rcpt,
+  data,
+  bdat,
+  rset,
+  noop,
+  quit,
+  vrfy,
+  expn,
+  help,
+  starttls,
+  auth,
   unknown
 };
 
 struct Command {
   Verb verb = Verb::unknown;
-  std::string arg;   // text after the verb and one space (HELO domain, VRFY arg, NOOP arg)
-  Address path;      // MAIL FROM / RCPT TO path (source route dropped)
+  std::string arg;  // text after the verb and one space (HELO domain, VRFY arg, NOOP arg)
+  Address path;     // MAIL FROM / RCPT TO path (source route dropped)
   // ESMTP parameters after the path, keyword uppercased, value as given ("" when none).
   std::vector<std::pair<std::string, std::string>> params;
   std::uint64_t chunk_size = 0;  // BDAT

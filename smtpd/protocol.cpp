@@ -5,9 +5,7 @@
 #include <ctime>
 
 namespace mp::smtpd {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 Protocol::Protocol(ProtocolSettings settings, ClientInfo client, ProtocolHooks hooks)
     : settings_(std::move(settings)), client_(std::move(client)), hooks_(std::move(hooks)) {}
@@ -44,9 +42,15 @@ std::size_t Protocol::consume(std::string_view in) {
     std::string_view rest = in.substr(used);
     std::size_t n = 0;
     switch (mode_) {
-      case Mode::command: n = consume_command(rest); break;
-      case Mode::data: n = consume_data(rest); break;
-      case Mode::bdat: n = consume_bdat(rest); break;
+      case Mode::command:
+        n = consume_command(rest);
+        break;
+      case Mode::data:
+        n = consume_data(rest);
+        break;
+      case Mode::bdat:
+        n = consume_bdat(rest);
+        break;
     }
     if (n == 0) break;  // needs more input
     used += n;
@@ -94,23 +98,41 @@ void Protocol::on_command(std::string_view line) {
   switch (c.verb) {
     case Verb::helo:
     case Verb::ehlo:
-    case Verb::lhlo: on_hello(c); break;
-    case Verb::mail: on_mail(c); break;
-    case Verb::rcpt: on_rcpt(c); break;
-    case Verb::data: on_data(); break;
-    case Verb::bdat: on_bdat(c); break;
+    case Verb::lhlo:
+      on_hello(c);
+      break;
+    case Verb::mail:
+      on_mail(c);
+      break;
+    case Verb::rcpt:
+      on_rcpt(c);
+      break;
+    case Verb::data:
+      on_data();
+      break;
+    case Verb::bdat:
+      on_bdat(c);
+      break;
     case Verb::rset:
       reset_transaction();
       reply(250, "2.0.0", "Ok");
       break;
-    case Verb::noop: reply(250, "2.0.0", "Ok"); break;
+    case Verb::noop:
+      reply(250, "2.0.0", "Ok");
+      break;
     case Verb::quit:
       reply(221, "2.0.0", "Bye");
       action_ = Action::close;
       break;
-    case Verb::vrfy: reply(252, "2.0.0", "Cannot VRFY user, but will accept message"); break;
-    case Verb::expn: error_reply(502, "5.5.1", "Error: command not implemented"); break;
-    case Verb::help: reply(214, "2.0.0", "See RFC 5321"); break;
+    case Verb::vrfy:
+      reply(252, "2.0.0", "Cannot VRFY user, but will accept message");
+      break;
+    case Verb::expn:
+      error_reply(502, "5.5.1", "Error: command not implemented");
+      break;
+    case Verb::help:
+      reply(214, "2.0.0", "See RFC 5321");
+      break;
     case Verb::starttls:
       if (!settings_.tls_offered || settings_.lmtp) {
         error_reply(502, "5.5.1", "Error: command not implemented");
@@ -123,14 +145,19 @@ void Protocol::on_command(std::string_view line) {
         action_ = Action::start_tls;
       }
       break;
-    case Verb::auth: error_reply(502, "5.5.1", "Error: authentication not enabled"); break;
-    case Verb::unknown: error_reply(500, "5.5.2", "Error: command not recognized"); break;
+    case Verb::auth:
+      error_reply(502, "5.5.1", "Error: authentication not enabled");
+      break;
+    case Verb::unknown:
+      error_reply(500, "5.5.2", "Error: command not recognized");
+      break;
   }
 }
 
 void Protocol::on_hello(const Command& c) {
   if (settings_.lmtp != (c.verb == Verb::lhlo)) {
-    error_reply(500, "5.5.1", settings_.lmtp ? "Error: LMTP needs LHLO" : "Error: command not recognized");
+    error_reply(500, "5.5.1",
+                settings_.lmtp ? "Error: LMTP needs LHLO" : "Error: command not recognized");
     return;
   }
   reset_transaction();
@@ -312,7 +339,9 @@ void Protocol::finish_message() {
   action_ = Action::commit;
 }
 
-std::unique_ptr<queue::Draft> Protocol::take_draft() { return std::move(draft_); }
+std::unique_ptr<queue::Draft> Protocol::take_draft() {
+  return std::move(draft_);
+}
 
 void Protocol::committed(const queue::CommitResult& result) {
   action_ = Action::none;

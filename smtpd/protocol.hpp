@@ -130,7 +130,7 @@ class Protocol {
   std::vector<Address> rcpts_;
   std::unique_ptr<queue::Draft> draft_;
   std::optional<DotReader> dot_;
-  std::string chunk_;            // scratch buffer for unstuffed content
+  std::string chunk_;  // scratch buffer for unstuffed content
   std::uint64_t content_size_ = 0;
   bool too_big_ = false;
   std::uint64_t bdat_left_ = 0;  // bytes of the current chunk still to read

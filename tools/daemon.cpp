@@ -74,25 +74,29 @@ int run_daemon(const Config& config) {
   Transports transports(qmgr_io, config, user.has_value());  // forks the root spawner first
   queue::Writer writer(layout);
   // mpsendmail for users who may not write the spool (before privileges go: /run/mailproc).
-  std::unique_ptr<submit::Server> submit_server = submit::start_server(io, config.submit_socket, writer, config);
+  std::unique_ptr<submit::Server> submit_server =
+      submit::start_server(io, config.submit_socket, writer, config);
   std::shared_ptr<const rewrite::Router> current_router = router;
-  smtpd::Server server(io, config, writer, [&current_router](const Address& sender, const Address& rcpt) {
-    std::shared_ptr<const rewrite::Router> r = std::atomic_load(&current_router);
-    rewrite::Route route = r->resolve(sender, rcpt);
-    if (!route.reject && route.hop.kind == rewrite::HopKind::error) {
-      // An `error:` route refuses at RCPT, as Postfix's error transport does.
-      std::string text = route.hop.message.empty() ? "Recipient address rejected" : route.hop.message;
-      return std::optional<Reply>(Reply{route.hop.status[0] == '4' ? 450 : 550, route.hop.status,
-                                        rcpt.bracketed() + ": " + text});
-    }
-    return route.reject;
-  });
+  smtpd::Server server(
+      io, config, writer, [&current_router](const Address& sender, const Address& rcpt) {
+        std::shared_ptr<const rewrite::Router> r = std::atomic_load(&current_router);
+        rewrite::Route route = r->resolve(sender, rcpt);
+        if (!route.reject && route.hop.kind == rewrite::HopKind::error) {
+          // An `error:` route refuses at RCPT, as Postfix's error transport does.
+          std::string text =
+              route.hop.message.empty() ? "Recipient address rejected" : route.hop.message;
+          return std::optional<Reply>(Reply{route.hop.status[0] == '4' ? 450 : 550,
+                                            route.hop.status, rcpt.bracketed() + ": " + text});
+        }
+        return route.reject;
+      });
   std::optional<smtpd::MetricsServer> metrics;  // binds now, serves from a thread of its own
   if (config.metrics_listen) metrics.emplace(*config.metrics_listen, config.spooldir);
   if (user) drop_privileges(*user);  // process-wide, every thread included
 
-  queue::Manager manager(qmgr_io, layout, writer, queue::ManagerSettings::from(config), router,
-                         [&transports](const rewrite::NextHop& hop) { return transports.select(hop); });
+  queue::Manager manager(
+      qmgr_io, layout, writer, queue::ManagerSettings::from(config), router,
+      [&transports](const rewrite::NextHop& hop) { return transports.select(hop); });
   writer.on_committed([&manager](const std::string& id) { manager.wake(id); });
 
   asio::signal_set stop_signals(io, SIGTERM, SIGINT);
@@ -106,12 +110,14 @@ int run_daemon(const Config& config) {
   };
   stop_signals.async_wait([&](const asio::error_code& ec, int sig) {
     if (ec) return;
-    log::info("master", std::string("terminating on signal ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+    log::info("master",
+              std::string("terminating on signal ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
     server.stop_accepting([&] {
       front_done = true;
       maybe_exit();
     });
     asio::post(qmgr_io, [&] {
+      transports.stop();
       manager.stop([&] {
         transports.close_idle();  // cached outbound connections get their QUIT
         asio::post(io, [&] {
@@ -150,7 +156,8 @@ int run_daemon(const Config& config) {
           manager.set_router(fresh);
           log::info("master", "reload: configuration and map files reloaded");
         } else {
-          for (const std::string& e : errors) log::warning("master", "reload refused, old rules kept: " + e);
+          for (const std::string& e : errors)
+            log::warning("master", "reload refused, old rules kept: " + e);
         }
         if (done) done(fresh != nullptr, errors);
       });

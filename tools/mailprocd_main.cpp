@@ -21,7 +21,8 @@ int check(const mp::Config& config) {
   return 0;
 }
 
-int route(const mp::Config& config, const std::string& from, const std::vector<std::string>& addresses) {
+int route(const mp::Config& config, const std::string& from,
+          const std::vector<std::string>& addresses) {
   mp::rewrite::Router router(config);
   mp::PathOptions opts;
   opts.allow_utf8 = true;
@@ -62,8 +63,10 @@ int main(int argc, char** argv) {
   std::string config_file = kDefaultConfig;
   app.add_option("-c,--config", config_file, "configuration file")->capture_default_str();
   app.set_version_flag("--version", std::string("mailprocd ") + MP_VERSION);
-  CLI::App* check_cmd = app.add_subcommand("check", "validate the configuration and every file it names");
-  CLI::App* route_cmd = app.add_subcommand("route", "show how addresses would be rewritten and routed");
+  CLI::App* check_cmd =
+      app.add_subcommand("check", "validate the configuration and every file it names");
+  CLI::App* route_cmd =
+      app.add_subcommand("route", "show how addresses would be rewritten and routed");
   std::string from;
   std::vector<std::string> addresses;
   route_cmd->add_option("--from", from, "envelope sender");

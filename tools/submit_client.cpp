@@ -117,7 +117,9 @@ bool read_line(int fd, std::string& line, Clock::time_point deadline, std::strin
 
 }  // namespace
 
-std::filesystem::path submit_socket_path(const Config& config) { return config.submit_socket; }
+std::filesystem::path submit_socket_path(const Config& config) {
+  return config.submit_socket;
+}
 
 SubmitResult submit(const std::filesystem::path& socket, const Envelope& env,
                     std::string_view content, std::chrono::seconds limit) {

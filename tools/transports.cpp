@@ -3,8 +3,8 @@
 #include "transports/local_transport.hpp"
 #include "transports/net/ldns_resolver.hpp"
 #include "transports/net/smtp_relay.hpp"
-#include "transports/spawner.hpp"
 #include "transports/spam_stage.hpp"  // issue 6
+#include "transports/spawner.hpp"
 
 namespace mp {
 
@@ -80,6 +80,10 @@ transports::Transport* Transports::select(const rewrite::NextHop& hop) {
       return impl_->spam.get();
   }
   return nullptr;
+}
+
+void Transports::stop() {
+  if (impl_->spam) impl_->spam->cancel_queued();
 }
 
 void Transports::close_idle() {

@@ -28,6 +28,9 @@ class Transports {
   transports::Transport* select(const rewrite::NextHop& hop);
   // QUIT the idle outbound connections kept for reuse (call at shutdown, while `io` runs).
   void close_idle();
+  // Shutdown begins: work queued but not started (spam scans) is deferred at once;
+  // running deliveries go on within the daemon's grace period.
+  void stop();
 
  private:
   struct Impl;

@@ -40,7 +40,8 @@ class Resolver {
   virtual ~Resolver() = default;
   virtual void resolve_mx(const std::string& domain, std::function<void(MxAnswer)> done) = 0;
   // A and AAAA together: ok when either has data; nxdomain when the name does not exist.
-  virtual void resolve_addresses(const std::string& host, std::function<void(AddressAnswer)> done) = 0;
+  virtual void resolve_addresses(const std::string& host,
+                                 std::function<void(AddressAnswer)> done) = 0;
 };
 
 }  // namespace mp::transports

@@ -6,9 +6,12 @@ namespace mp::transports {
 // status word of Postfix-shaped delivery log lines.
 std::string_view status_word(Outcome o) {
   switch (o) {
-    case Outcome::ok: return "sent";
-    case Outcome::tempfail: return "deferred";
-    case Outcome::permfail: return "bounced";
+    case Outcome::ok:
+      return "sent";
+    case Outcome::tempfail:
+      return "deferred";
+    case Outcome::permfail:
+      return "bounced";
   }
   return "deferred";
 }

@@ -33,8 +33,8 @@ struct RecipientRef {
 struct DeliveryRequest {
   std::string queue_id;
   Address sender;
-  std::vector<RecipientRef> recipients;  // at least one; all share next_hop
-  std::string next_hop;                  // as the router resolved it (variables expanded)
+  std::vector<RecipientRef> recipients;        // at least one; all share next_hop
+  std::string next_hop;                        // as the router resolved it (variables expanded)
   std::shared_ptr<const std::string> message;  // headers + body, CRLF lines, not dot-stuffed
   bool smtputf8 = false;
   bool eightbit = false;

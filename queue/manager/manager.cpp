@@ -12,8 +12,8 @@
 #include "common/log.hpp"
 #include "common/metrics.hpp"
 #include "queue/bounce.hpp"
-#include "queue/envelope_file.hpp"
 #include "queue/delivery_log.hpp"
+#include "queue/envelope_file.hpp"
 #include "queue/scheduler.hpp"
 #include "queue/store.hpp"
 
@@ -26,13 +26,18 @@ constexpr unsigned kFileWorkers = 4;
 double epoch_now() {
   return std::chrono::duration<double>(SysClock::now().time_since_epoch()).count();
 }
-std::int64_t now_s() { return static_cast<std::int64_t>(std::time(nullptr)); }
+std::int64_t now_s() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
 
 Outcome record_outcome(transports::Outcome o) {
   switch (o) {
-    case transports::Outcome::ok: return Outcome::delivered;
-    case transports::Outcome::permfail: return Outcome::bounced;
-    case transports::Outcome::tempfail: break;
+    case transports::Outcome::ok:
+      return Outcome::delivered;
+    case transports::Outcome::permfail:
+      return Outcome::bounced;
+    case transports::Outcome::tempfail:
+      break;
   }
   return Outcome::deferred;
 }
@@ -79,8 +84,8 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
     std::shared_ptr<const std::string> content;
     double picked_up = 0;  // epoch seconds
     unsigned outstanding = 0;
-    std::vector<Address> final_rcpt;       // per recipient: the rewritten address
-    std::vector<std::string> remote_mta;   // per recipient: who answered last
+    std::vector<Address> final_rcpt;      // per recipient: the rewritten address
+    std::vector<std::string> remote_mta;  // per recipient: who answered last
   };
 
   // What one attempt's results turn into, computed on the io thread, done on a file worker.
@@ -176,9 +181,11 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
       m.reset();
       try {
         auto to = store.quarantine(where, id);
-        log::warning("qmgr", id + ": unreadable queue file moved to " + to.string() + ": " + e.what());
+        log::warning("qmgr",
+                     id + ": unreadable queue file moved to " + to.string() + ": " + e.what());
       } catch (const std::exception& q) {
-        log::error("qmgr", id + ": unreadable queue file, and it cannot be moved aside: " + q.what());
+        log::error("qmgr",
+                   id + ": unreadable queue file, and it cannot be moved aside: " + q.what());
       }
     } catch (const std::exception& e) {
       m.reset();
@@ -214,9 +221,9 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
 
   void dispatch(Message& m) {
     const Envelope& env = m.qf.envelope;
-    log::info("qmgr", m.id + ": from=" + env.sender.bracketed() + ", size=" +
-                          std::to_string(m.qf.content_size) + ", nrcpt=" +
-                          std::to_string(env.recipients.size()) + " (queue active)");
+    log::info("qmgr", m.id + ": from=" + env.sender.bracketed() +
+                          ", size=" + std::to_string(m.qf.content_size) +
+                          ", nrcpt=" + std::to_string(env.recipients.size()) + " (queue active)");
     std::shared_ptr<const rewrite::Router> r = router;
     Address sender = r->rewrite_sender(env.sender);
     std::shared_ptr<const std::string> content = m.content;
@@ -249,8 +256,9 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
         refusal = Reply{451, "4.3.5", "no transport for next hop '" + route.next_hop() + "'"};
       if (refusal) {
         immediate_refs.push_back(ref);
-        immediate.push_back({refusal->permanent() ? transports::Outcome::permfail : transports::Outcome::tempfail,
-                             *refusal, "none"});
+        immediate.push_back(
+            {refusal->permanent() ? transports::Outcome::permfail : transports::Outcome::tempfail,
+             *refusal, "none"});
         continue;
       }
       // Local deliveries run one recipient at a time (each as its own user).
@@ -283,14 +291,16 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
       std::string name(g.transport->name());
       std::weak_ptr<Impl> weak = weak_from_this();
       std::string id = m.id;
-      g.transport->deliver(std::move(g.request), [weak, id, refs = std::move(refs), name,
-                                                  dispatched](transports::DeliveryResult res) mutable {
-        if (auto self = weak.lock()) {
-          self->on_io([self, id, refs = std::move(refs), name, dispatched, res = std::move(res)]() mutable {
-            self->results(id, std::move(refs), name, dispatched, std::move(res));
+      g.transport->deliver(
+          std::move(g.request), [weak, id, refs = std::move(refs), name,
+                                 dispatched](transports::DeliveryResult res) mutable {
+            if (auto self = weak.lock()) {
+              self->on_io([self, id, refs = std::move(refs), name, dispatched,
+                           res = std::move(res)]() mutable {
+                self->results(id, std::move(refs), name, dispatched, std::move(res));
+              });
+            }
           });
-        }
-      });
     }
   }
 
@@ -306,8 +316,9 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
     for (std::size_t k = 0; k < refs.size(); ++k) {
       transports::RecipientResult r =
           k < res.size() ? res[k]
-                         : transports::RecipientResult{transports::Outcome::tempfail,
-                                                       Reply{451, "4.3.0", "transport gave no result"}, "none"};
+                         : transports::RecipientResult{
+                               transports::Outcome::tempfail,
+                               Reply{451, "4.3.0", "transport gave no result"}, "none"};
       const transports::RecipientRef& ref = refs[k];
       m.remote_mta[ref.index] = remote_mta_of(r.relay);
       DeliveryLogEntry e;
@@ -339,7 +350,8 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
     // Fast path: the last request left every recipient delivered. The removal
     // (unlink + directory fsync in finish) is then the one durable step needed.
     bool all_delivered = true;
-    for (const RecipientStatus& rs : m.qf.recipients) all_delivered &= rs.state == RcptState::delivered;
+    for (const RecipientStatus& rs : m.qf.recipients)
+      all_delivered &= rs.state == RcptState::delivered;
     if (m.outstanding == 1 && all_delivered) {
       recorded(id, "");
       return;
@@ -413,10 +425,13 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
           now - env.arrival >= settings.delay_warning.count()) {
         f.warn = true;
         for (std::size_t i = 0; i < env.recipients.size(); ++i)
-          if (m.qf.recipients[i].state == RcptState::pending) f.warn_rcpts.push_back(dsn_recipient(m, i));
+          if (m.qf.recipients[i].state == RcptState::pending)
+            f.warn_rcpts.push_back(dsn_recipient(m, i));
       }
     }
-    on_files([self = shared_from_this(), id = m.id, f = std::move(f)]() mutable { self->complete(id, f); });
+    on_files([self = shared_from_this(), id = m.id, f = std::move(f)]() mutable {
+      self->complete(id, f);
+    });
   }
 
   std::string queue_dsn(const std::string& id, const Finish& f, DsnInput::Kind kind,
@@ -476,7 +491,9 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
       log::error("qmgr", id + ": queue file update failed: " + e.what() + "; will retry");
       outcome = "error";
     }
-    on_io([self = shared_from_this(), id, outcome, next = f.next] { self->finished(id, outcome, next); });
+    on_io([self = shared_from_this(), id, outcome, next = f.next] {
+      self->finished(id, outcome, next);
+    });
   }
 
   void finished(const std::string& id, const std::string& outcome, std::int64_t next) {
@@ -543,10 +560,11 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
         ids = std::move(rest);
       }
     }
-    run_admin(op, std::move(ids), [early = std::move(early), done = std::move(done)](AdminReport r) mutable {
-      r.done.insert(r.done.end(), early.done.begin(), early.done.end());
-      done(std::move(r));
-    });
+    run_admin(op, std::move(ids),
+              [early = std::move(early), done = std::move(done)](AdminReport r) mutable {
+                r.done.insert(r.done.end(), early.done.begin(), early.done.end());
+                done(std::move(r));
+              });
   }
 
   // The disk side of an operator action, for messages not in flight.
@@ -558,10 +576,18 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
       std::vector<SubQueue> from;
       switch (op) {
         case AdminOp::flush:
-        case AdminOp::requeue: from = {SubQueue::deferred, SubQueue::hold}; break;
-        case AdminOp::remove: from = {SubQueue::incoming, SubQueue::deferred, SubQueue::hold}; break;
-        case AdminOp::hold: from = {SubQueue::incoming, SubQueue::deferred}; break;
-        case AdminOp::release: from = {SubQueue::hold}; break;
+        case AdminOp::requeue:
+          from = {SubQueue::deferred, SubQueue::hold};
+          break;
+        case AdminOp::remove:
+          from = {SubQueue::incoming, SubQueue::deferred, SubQueue::hold};
+          break;
+        case AdminOp::hold:
+          from = {SubQueue::incoming, SubQueue::deferred};
+          break;
+        case AdminOp::release:
+          from = {SubQueue::hold};
+          break;
       }
       if (op == AdminOp::flush) from = {SubQueue::deferred};
       bool all = ids.empty();
@@ -577,8 +603,12 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
           for (SubQueue q : from) {
             if (ok) break;
             switch (op) {
-              case AdminOp::remove: ok = self->store.remove(q, id); break;
-              case AdminOp::hold: ok = self->store.move_durable(id, q, SubQueue::hold); break;
+              case AdminOp::remove:
+                ok = self->store.remove(q, id);
+                break;
+              case AdminOp::hold:
+                ok = self->store.move_durable(id, q, SubQueue::hold);
+                break;
               case AdminOp::release:
               case AdminOp::requeue:
               case AdminOp::flush:
@@ -659,7 +689,8 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
       }
       self->on_io([self, found = std::move(found), deferred = std::move(deferred)] {
         for (const auto& [id, when] : deferred)
-          if (!self->in_flight.count(id) && when >= 0 && !self->scheduler.contains(id)) self->scheduler.add(id, when);
+          if (!self->in_flight.count(id) && when >= 0 && !self->scheduler.contains(id))
+            self->scheduler.add(id, when);
         for (const std::string& id : found) self->activate(id);
         for (const std::string& id : self->scheduler.take_due(now_s())) self->activate(id);
         self->arm_retry_timer();
@@ -678,8 +709,9 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
   }
 };
 
-Manager::Manager(asio::io_context& io, const Layout& layout, Writer& writer, ManagerSettings settings,
-                 std::shared_ptr<const rewrite::Router> router, TransportSelector select)
+Manager::Manager(asio::io_context& io, const Layout& layout, Writer& writer,
+                 ManagerSettings settings, std::shared_ptr<const rewrite::Router> router,
+                 TransportSelector select)
     : impl_(std::make_shared<Impl>(io, layout, writer, std::move(settings), std::move(router),
                                    std::move(select))) {}
 
@@ -688,7 +720,9 @@ Manager::~Manager() {
   impl_->files.join();
 }
 
-void Manager::start() { impl_->scan(); }
+void Manager::start() {
+  impl_->scan();
+}
 
 void Manager::wake(std::string id) {
   asio::post(impl_->io, [weak = std::weak_ptr<Impl>(impl_), id = std::move(id)] {
@@ -706,7 +740,8 @@ void Manager::flush(std::vector<std::string> ids) {
   admin(AdminOp::flush, std::move(ids), [](AdminReport) {});
 }
 
-void Manager::admin(AdminOp op, std::vector<std::string> ids, std::function<void(AdminReport)> done) {
+void Manager::admin(AdminOp op, std::vector<std::string> ids,
+                    std::function<void(AdminReport)> done) {
   asio::post(impl_->io, [weak = std::weak_ptr<Impl>(impl_), op, ids = std::move(ids),
                          done = std::move(done)]() mutable {
     if (auto self = weak.lock()) self->admin(op, std::move(ids), std::move(done));
@@ -715,11 +750,16 @@ void Manager::admin(AdminOp op, std::vector<std::string> ids, std::function<void
 
 std::string_view name(AdminOp op) {
   switch (op) {
-    case AdminOp::flush: return "flush";
-    case AdminOp::remove: return "delete";
-    case AdminOp::hold: return "hold";
-    case AdminOp::release: return "release";
-    case AdminOp::requeue: return "requeue";
+    case AdminOp::flush:
+      return "flush";
+    case AdminOp::remove:
+      return "delete";
+    case AdminOp::hold:
+      return "hold";
+    case AdminOp::release:
+      return "release";
+    case AdminOp::requeue:
+      return "requeue";
   }
   return "?";
 }

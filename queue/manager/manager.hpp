@@ -69,10 +69,11 @@ class Manager {
   Manager(const Manager&) = delete;
   Manager& operator=(const Manager&) = delete;
 
-  void start();                 // recovery scan, timers; call on the io_context's thread
-  void wake(std::string id);    // a message was committed to incoming/; any thread
+  void start();               // recovery scan, timers; call on the io_context's thread
+  void wake(std::string id);  // a message was committed to incoming/; any thread
   void set_router(std::shared_ptr<const rewrite::Router> router);  // after a reload; any thread
-  void flush(std::vector<std::string> ids = {});  // deferred mail (all, or these) due now; any thread
+  void flush(
+      std::vector<std::string> ids = {});  // deferred mail (all, or these) due now; any thread
   // Any thread. `ids` empty means ALL (flush, remove, requeue, release). `done` runs on the
   // manager's thread once every file operation has finished.
   void admin(AdminOp op, std::vector<std::string> ids, std::function<void(AdminReport)> done);

@@ -1,8 +1,8 @@
 #include "smtpd/net/server.hpp"
 
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/strand.hpp>
 #include <asio/use_awaitable.hpp>
 #include <stdexcept>
@@ -26,16 +26,17 @@ namespace {
 
 tcp::endpoint endpoint_of(const Listener& l) {
   asio::error_code ec;
-  asio::ip::address addr =
-      (l.host == "*" || l.host.empty()) ? asio::ip::address(asio::ip::address_v6::any())
-                                        : asio::ip::make_address(l.host, ec);
+  asio::ip::address addr = (l.host == "*" || l.host.empty())
+                               ? asio::ip::address(asio::ip::address_v6::any())
+                               : asio::ip::make_address(l.host, ec);
   if (ec) throw std::runtime_error("listen " + l.text + ": bad address: " + ec.message());
   return tcp::endpoint(addr, l.port);
 }
 
 }  // namespace
 
-Server::Server(asio::io_context& io, const Config& config, queue::Writer& writer, RecipientCheck check)
+Server::Server(asio::io_context& io, const Config& config, queue::Writer& writer,
+               RecipientCheck check)
     : io_(io), config_(config), writer_(writer), check_(std::move(check)) {
   if (!config.tls_cert.empty()) {
     tls_.emplace(asio::ssl::context::tls_server);
@@ -44,9 +45,12 @@ Server::Server(asio::io_context& io, const Config& config, queue::Writer& writer
                       asio::ssl::context::no_tlsv1_1);
     asio::error_code ec;
     tls_->use_certificate_chain_file(config.tls_cert.string(), ec);
-    if (ec) throw std::runtime_error(config.tls_cert.string() + ": cannot load certificate: " + ec.message());
+    if (ec)
+      throw std::runtime_error(config.tls_cert.string() +
+                               ": cannot load certificate: " + ec.message());
     tls_->use_private_key_file(config.tls_key.string(), asio::ssl::context::pem, ec);
-    if (ec) throw std::runtime_error(config.tls_key.string() + ": cannot load key: " + ec.message());
+    if (ec)
+      throw std::runtime_error(config.tls_key.string() + ": cannot load key: " + ec.message());
   }
   for (const Listener& l : config.listen) {
     tcp::endpoint ep = endpoint_of(l);
@@ -73,7 +77,8 @@ void Server::start() {
 asio::awaitable<void> Server::accept_loop(Listening& l) {
   bool lmtp = l.config.protocol == Listener::Protocol::lmtp;
   while (!stopping_) {
-    auto [ec, socket] = co_await l.acceptor.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
+    auto [ec, socket] =
+        co_await l.acceptor.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
     if (ec == asio::error::operation_aborted || stopping_) co_return;
     if (ec) {
       log::warning("smtpd", "accept: " + ec.message());  // e.g. EMFILE: go on, do not spin
@@ -102,7 +107,8 @@ asio::awaitable<void> Server::run_session(tcp::socket socket, bool lmtp, bool pr
     log::warning("smtpd", "too many connections from unknown[" + ip + "]");
     if (from_ip == 0) per_ip_.erase(ip);
     metrics::registry().connections_refused.inc();
-    std::string refusal = Reply{421, "4.7.0", config_.myhostname + " Error: too many connections"}.wire();
+    std::string refusal =
+        Reply{421, "4.7.0", config_.myhostname + " Error: too many connections"}.wire();
     stream.socket().non_blocking(true, ec);
     stream.socket().write_some(asio::buffer(refusal), ec);
     stream.close();

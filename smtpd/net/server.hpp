@@ -25,7 +25,8 @@ namespace mp::smtpd {
 class Stream;
 
 // RCPT decision beyond relay control (the router's answer); nullopt accepts.
-using RecipientCheck = std::function<std::optional<Reply>(const Address& sender, const Address& rcpt)>;
+using RecipientCheck =
+    std::function<std::optional<Reply>(const Address& sender, const Address& rcpt)>;
 
 class Server {
  public:

@@ -1,8 +1,8 @@
 #include "smtpd/net/session.hpp"
 
 #include <array>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/async_result.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
@@ -83,13 +83,17 @@ struct Conversation {
       std::size_t used = proto.consume(in);
       in.erase(0, used);
       switch (proto.action()) {
-        case Action::none: break;
-        case Action::close: co_await flush(); co_return;
+        case Action::none:
+          break;
+        case Action::close:
+          co_await flush();
+          co_return;
         case Action::commit: {
           std::unique_ptr<queue::Draft> draft = proto.take_draft();
           std::string id = draft->id();
           log::info("smtpd", id + ": client=" + peer);
-          queue::CommitResult r = co_await async_commit(env.writer, std::move(draft), asio::use_awaitable);
+          queue::CommitResult r =
+              co_await async_commit(env.writer, std::move(draft), asio::use_awaitable);
           if (!r.ok) log::warning("smtpd", id + ": queue file write error: " + r.error);
           if (r.ok) metrics::registry().messages_accepted.inc();
           proto.committed(r);
@@ -104,7 +108,8 @@ struct Conversation {
             log::info("smtpd", "SSL_accept error from " + peer + ": " + ec.message());
             co_return;
           }
-          log::info("smtpd", "TLS connection established from " + peer + ": " + stream.tls_description());
+          log::info("smtpd",
+                    "TLS connection established from " + peer + ": " + stream.tls_description());
           proto.tls_started();
           continue;
         }
@@ -132,7 +137,8 @@ asio::awaitable<void> run_session(Stream& stream, bool lmtp, const SessionEnv& e
   std::string addr = "unknown";
   if (!ec) {
     asio::ip::address a = remote.address();
-    if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+    if (a.is_v6() && a.to_v6().is_v4_mapped())
+      a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
     addr = a.to_string();
   }
   if (!env.client_addr.empty()) addr = env.client_addr;  // a proxy:'s client, canonical already

@@ -6,10 +6,11 @@
 
 namespace mp::smtpd {
 
-using asio::experimental::as_tuple;
 using asio::use_awaitable;
+using asio::experimental::as_tuple;
 
-asio::awaitable<std::tuple<asio::error_code, std::size_t>> Stream::read_some(asio::mutable_buffer buf) {
+asio::awaitable<std::tuple<asio::error_code, std::size_t>> Stream::read_some(
+    asio::mutable_buffer buf) {
   if (tls_) co_return co_await tls_->async_read_some(buf, as_tuple(use_awaitable));
   co_return co_await socket_.async_read_some(buf, as_tuple(use_awaitable));
 }
@@ -26,7 +27,8 @@ asio::awaitable<asio::error_code> Stream::write_all(std::string_view data) {
 
 asio::awaitable<asio::error_code> Stream::start_tls(asio::ssl::context& ctx) {
   tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, ctx);
-  auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, as_tuple(use_awaitable));
+  auto [ec] =
+      co_await tls_->async_handshake(asio::ssl::stream_base::server, as_tuple(use_awaitable));
   co_return ec;
 }
 

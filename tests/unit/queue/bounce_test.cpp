@@ -6,7 +6,9 @@
 namespace mp::queue {
 namespace {
 
-Address addr(std::string local, std::string domain) { return Address{std::move(local), std::move(domain)}; }
+Address addr(std::string local, std::string domain) {
+  return Address{std::move(local), std::move(domain)};
+}
 
 DsnInput failure_input() {
   DsnInput in;
@@ -16,8 +18,10 @@ DsnInput failure_input() {
   in.now = 1700000100;
   in.sender = addr("alice", "example.com");
   in.recipients.push_back({addr("bob", "example.org"), addr("bob", "example.org"),
-                           Reply{550, "5.1.1", "<bob@example.org>: User unknown"}, "mx.example.org"});
-  in.recipients.push_back({addr("carol", "new.example"), addr("carol", "old.example"), Reply{}, ""});
+                           Reply{550, "5.1.1", "<bob@example.org>: User unknown"},
+                           "mx.example.org"});
+  in.recipients.push_back(
+      {addr("carol", "new.example"), addr("carol", "old.example"), Reply{}, ""});
   in.original = "Subject: hello\r\nFrom: alice@example.com\r\n\r\nsecret body\r\n";
   return in;
 }
@@ -26,16 +30,20 @@ TEST(Bounce, FailureReportHasEveryRfc3464Field) {
   std::string m = make_dsn(failure_input());
   EXPECT_NE(m.find("From: MAILER-DAEMON@mx.test (Mail Delivery System)\r\n"), std::string::npos);
   EXPECT_NE(m.find("To: <alice@example.com>\r\n"), std::string::npos);
-  EXPECT_NE(m.find("Content-Type: multipart/report; report-type=delivery-status;"), std::string::npos);
+  EXPECT_NE(m.find("Content-Type: multipart/report; report-type=delivery-status;"),
+            std::string::npos);
   EXPECT_NE(m.find("Reporting-MTA: dns; mx.test\r\n"), std::string::npos);
   EXPECT_NE(m.find("Final-Recipient: rfc822; bob@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n"
-                   "Remote-MTA: dns; mx.example.org\r\nDiagnostic-Code: smtp; 550 5.1.1 <bob@example.org>: User unknown\r\n"),
+                   "Remote-MTA: dns; mx.example.org\r\nDiagnostic-Code: smtp; 550 5.1.1 "
+                   "<bob@example.org>: User unknown\r\n"),
             std::string::npos);
   // Expired with no reply: 4.4.7 and the original recipient when rewritten.
-  EXPECT_NE(m.find("Final-Recipient: rfc822; carol@new.example\r\nOriginal-Recipient: rfc822; carol@old.example\r\n"
+  EXPECT_NE(m.find("Final-Recipient: rfc822; carol@new.example\r\nOriginal-Recipient: rfc822; "
+                   "carol@old.example\r\n"
                    "Action: failed\r\nStatus: 4.4.7\r\n"),
             std::string::npos);
-  EXPECT_NE(m.find("Content-Type: text/rfc822-headers\r\n\r\nSubject: hello\r\n"), std::string::npos);
+  EXPECT_NE(m.find("Content-Type: text/rfc822-headers\r\n\r\nSubject: hello\r\n"),
+            std::string::npos);
   EXPECT_EQ(m.find("secret body"), std::string::npos);  // headers only
   EXPECT_TRUE(m.ends_with("--\r\n"));
 }
@@ -56,7 +64,8 @@ TEST(Bounce, Utf8AddressesUseUtf8Type) {
   in.recipients.resize(1);
   in.recipients[0].final_recipient = addr("j\xC3\xB6rg", "example.org");
   in.recipients[0].original_recipient = in.recipients[0].final_recipient;
-  EXPECT_NE(make_dsn(in).find("Final-Recipient: utf-8; j\xC3\xB6rg@example.org"), std::string::npos);
+  EXPECT_NE(make_dsn(in).find("Final-Recipient: utf-8; j\xC3\xB6rg@example.org"),
+            std::string::npos);
 }
 
 TEST(Bounce, StatusDerivation) {

@@ -32,7 +32,8 @@ TEST(DeliveryLog, OrigToAndDerivedDsn) {
   e.status = "bounced";
   e.reply = Reply{550, "", "no"};
   std::string line = format_delivery(e);
-  EXPECT_NE(line.find("to=<bob@new.example>, orig_to=<bob@old.example>, relay=none"), std::string::npos);
+  EXPECT_NE(line.find("to=<bob@new.example>, orig_to=<bob@old.example>, relay=none"),
+            std::string::npos);
   EXPECT_NE(line.find("dsn=5.0.0, status=bounced (550 no)"), std::string::npos);
 }
 

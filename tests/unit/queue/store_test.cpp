@@ -40,9 +40,10 @@ TEST_F(StoreTest, MovesBetweenSubQueues) {
 }
 
 TEST_F(StoreTest, AppendedRecordsAreReadBack) {
-  store_.append(SubQueue::incoming, id_,
-                format_recipient_record(1, Outcome::delivered, Reply{250, "2.0.0", "ok"}, 1700000000) +
-                    format_attempt_record(1, 1700000300));
+  store_.append(
+      SubQueue::incoming, id_,
+      format_recipient_record(1, Outcome::delivered, Reply{250, "2.0.0", "ok"}, 1700000000) +
+          format_attempt_record(1, 1700000300));
   QueueFile qf = read_queue_file(layout_.file(SubQueue::incoming, id_));
   EXPECT_EQ(qf.recipients[0].state, RcptState::pending);
   EXPECT_EQ(qf.recipients[1].state, RcptState::delivered);

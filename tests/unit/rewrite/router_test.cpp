@@ -226,7 +226,8 @@ namespace {
 
 // Local parts that could escape a path or read as an option never reach a local transport.
 TEST(SafeLocalPart, RefusesWhatCouldEscapeAPathOrArgv) {
-  for (const char* bad : {"", ".x", "..", "../x", "a/b", "-oQ", "-", "a\x01"}) EXPECT_FALSE(safe_local_part(bad)) << bad;
+  for (const char* bad : {"", ".x", "..", "../x", "a/b", "-oQ", "-", "a\x01"})
+    EXPECT_FALSE(safe_local_part(bad)) << bad;
   for (const char* good : {"alice", "a.b", "a-b", "x-", "$(touch f)", ";id", "`id`", "|id"})
     EXPECT_TRUE(safe_local_part(good)) << good;
 }

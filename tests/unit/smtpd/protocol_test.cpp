@@ -28,7 +28,8 @@ class ProtocolTest : public ::testing::Test {
     s.hostname = "mx.test";
     ProtocolHooks hooks;
     hooks.check_recipient = [this](const Address&, const Address& r) -> std::optional<Reply> {
-      if (r.domain == "refused.test") return Reply{554, "5.7.1", r.bracketed() + ": Relay access denied"};
+      if (r.domain == "refused.test")
+        return Reply{554, "5.7.1", r.bracketed() + ": Relay access denied"};
       ++checked_;
       return std::nullopt;
     };
@@ -98,7 +99,8 @@ TEST_F(ProtocolTest, WholeTransactionPipelined) {
   std::string out = send(
       "EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\nRCPT TO:<z@y.test>\r\nDATA\r\n"
       "Subject: hi\r\n\r\n..dot\r\nbody\r\n.\r\nQUIT\r\n");
-  EXPECT_NE(out.find("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 End data"), std::string::npos);
+  EXPECT_NE(out.find("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 End data"),
+            std::string::npos);
   ASSERT_EQ(proto_->action(), Action::commit);
   EXPECT_EQ(rest_, "QUIT\r\n");  // nothing consumed while the commit is pending
   auto draft = proto_->take_draft();
@@ -107,8 +109,9 @@ TEST_F(ProtocolTest, WholeTransactionPipelined) {
   ASSERT_EQ(draft->envelope().recipients.size(), 2u);
   EXPECT_EQ(draft->envelope().protocol, "ESMTP");
   const std::string& body = draft->body();
-  EXPECT_TRUE(body.starts_with("Received: from c (unknown [192.0.2.1])\r\n\tby mx.test (mailproc) with ESMTP id " +
-                               draft->id() + "; Sun, 22 Nov 2026 10:00:00 +0000\r\n"));
+  EXPECT_TRUE(body.starts_with(
+      "Received: from c (unknown [192.0.2.1])\r\n\tby mx.test (mailproc) with ESMTP id " +
+      draft->id() + "; Sun, 22 Nov 2026 10:00:00 +0000\r\n"));
   EXPECT_TRUE(body.ends_with("Subject: hi\r\n\r\n.dot\r\nbody\r\n"));
   proto_->committed(queue::CommitResult{true, draft->id(), ""});
   EXPECT_EQ(take(), "250 2.0.0 Ok: queued as " + draft->id() + "\r\n");
@@ -159,7 +162,8 @@ TEST_F(ProtocolTest, SimpleCommands) {
 TEST_F(ProtocolTest, RecipientCheckRefusalIsPassedOn) {
   make();
   send("EHLO c\r\nMAIL FROM:<a@b.test>\r\n");
-  EXPECT_EQ(send("RCPT TO:<x@refused.test>\r\n"), "554 5.7.1 <x@refused.test>: Relay access denied\r\n");
+  EXPECT_EQ(send("RCPT TO:<x@refused.test>\r\n"),
+            "554 5.7.1 <x@refused.test>: Relay access denied\r\n");
   EXPECT_EQ(send("RCPT TO:<x@ok.test>\r\n"), "250 2.1.5 Ok\r\n");
   EXPECT_EQ(checked_, 1);
 }
@@ -177,7 +181,8 @@ TEST_F(ProtocolTest, SizeParameterOverLimit) {
   s.message_size_limit = 100;
   make(s);
   send("EHLO c\r\n");
-  EXPECT_EQ(send("MAIL FROM:<a@b.test> SIZE=101\r\n"), "552 5.3.4 Message size exceeds fixed limit\r\n");
+  EXPECT_EQ(send("MAIL FROM:<a@b.test> SIZE=101\r\n"),
+            "552 5.3.4 Message size exceeds fixed limit\r\n");
   EXPECT_EQ(send("MAIL FROM:<a@b.test> SIZE=100\r\n"), "250 2.1.0 Ok\r\n");
 }
 
@@ -237,7 +242,8 @@ TEST_F(ProtocolTest, StartTlsResetsSession) {
   s.tls_offered = true;
   make(s);
   send("EHLO c\r\n");
-  EXPECT_EQ(send("STARTTLS\r\nMAIL FROM:<injected@x.test>\r\n"), "220 2.0.0 Ready to start TLS\r\n");
+  EXPECT_EQ(send("STARTTLS\r\nMAIL FROM:<injected@x.test>\r\n"),
+            "220 2.0.0 Ready to start TLS\r\n");
   EXPECT_EQ(proto_->action(), Action::start_tls);
   proto_->tls_started();  // the session drops buffered plaintext (RFC 3207)
   EXPECT_EQ(send("MAIL FROM:<a@b.test>\r\n"), "503 5.5.1 Error: send HELO/EHLO first\r\n");
@@ -261,13 +267,15 @@ TEST_F(ProtocolTest, LmtpNeedsLhloAndRepliesPerRecipient) {
   make(s);
   EXPECT_EQ(send("EHLO c\r\n"), "500 5.5.1 Error: LMTP needs LHLO\r\n");
   EXPECT_TRUE(send("LHLO c\r\n").starts_with("250-mx.test\r\n"));
-  send("MAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\nRCPT TO:<x@refused.test>\r\nRCPT TO:<z@y.test>\r\n");
+  send(
+      "MAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\nRCPT TO:<x@refused.test>\r\nRCPT "
+      "TO:<z@y.test>\r\n");
   send("DATA\r\nhi\r\n.\r\n");
   auto draft = proto_->take_draft();
   EXPECT_EQ(draft->envelope().protocol, "LMTP");
   proto_->committed(queue::CommitResult{true, draft->id(), ""});
-  EXPECT_EQ(take(), "250 2.0.0 <x@y.test> Ok: queued as " + draft->id() + "\r\n250 2.0.0 <z@y.test> Ok: queued as " +
-                        draft->id() + "\r\n");
+  EXPECT_EQ(take(), "250 2.0.0 <x@y.test> Ok: queued as " + draft->id() +
+                        "\r\n250 2.0.0 <z@y.test> Ok: queued as " + draft->id() + "\r\n");
 }
 
 TEST_F(ProtocolTest, BdatChunks) {
@@ -289,7 +297,8 @@ TEST_F(ProtocolTest, BdatWithoutMailStillReadsTheChunk) {
 
 TEST_F(ProtocolTest, DataAndBdatAcrossManyFeeds) {
   make();
-  std::string in = "EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\nDATA\r\nline1\r\n..x\r\n.\r\n";
+  std::string in =
+      "EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\nDATA\r\nline1\r\n..x\r\n.\r\n";
   std::string buf;
   for (char c : in) {  // one byte at a time, as a slow client would send it
     buf += c;

@@ -262,6 +262,11 @@ class ScriptServer {
     std::lock_guard lock(mu_);
     return sessions_.size();
   }
+  // Most transactions (MAIL to the final reply) at once: what a concurrency limit bounds.
+  int max_in_transaction() {
+    std::lock_guard lock(mu_);
+    return max_in_transaction_;
+  }
   int max_active() {
     std::lock_guard lock(mu_);
     return max_active_;
@@ -414,6 +419,10 @@ class ScriptServer {
         if (starttls.rfind("220", 0) == 0 && !start_tls(c, index)) break;
       } else if (verb == "MAIL") {
         if (close_after_mail) break;
+        {
+          std::lock_guard lock(mu_);
+          max_in_transaction_ = std::max(max_in_transaction_, ++in_transaction_);
+        }
         accepted.clear();
         say(c, mail);
       } else if (verb == "RCPT") {
@@ -436,6 +445,7 @@ class ScriptServer {
         {
           std::lock_guard lock(mu_);
           sessions_[index].messages.push_back(msg);
+          --in_transaction_;  // before the final reply: the client may start the next one then
         }
         if (lmtp) {
           for (const std::string& r : accepted) say(c, lmtp_dot(r));
@@ -471,6 +481,7 @@ class ScriptServer {
   std::mutex mu_;
   std::vector<ScriptSession> sessions_;
   int active_ = 0, max_active_ = 0;
+  int in_transaction_ = 0, max_in_transaction_ = 0;  // MAIL .. end of data
 };
 
 }  // namespace mp::transports::testing
