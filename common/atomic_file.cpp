@@ -1,4 +1,5 @@
 #include "common/atomic_file.hpp"
+#include "common/unique_fd.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -14,19 +15,7 @@ namespace {
   throw std::system_error(errno, std::generic_category(), std::string(what) + " " + p.string());
 }
 
-// Closes the descriptor on every path; close errors are reported by finish().
-class Fd {
- public:
-  Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
+using Fd = mp::UniqueFd;
 
 void write_all(int fd, std::string_view data, const std::filesystem::path& p) {
   while (!data.empty()) {

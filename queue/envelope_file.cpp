@@ -1,4 +1,5 @@
 #include "queue/envelope_file.hpp"
+#include "common/unique_fd.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -269,19 +270,7 @@ std::size_t parse_index(const QueueFile& qf, std::string_view v) {
   throw std::system_error(err, std::generic_category(), std::string(what) + " " + p.string());
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using Fd = mp::UniqueFd;
 
 // Reads [offset, offset + len) or up to end of file; appends to `out`.
 void read_range(int fd, std::size_t offset, std::size_t len, std::string& out,

@@ -1,5 +1,6 @@
 // Blocking client of the control socket (see control_client.hpp).
 #include "tools/control_client.hpp"
+#include "common/unique_fd.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -14,19 +15,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using Fd = mp::UniqueFd;
 
 std::string errno_text(int e) {
   return std::strerror(e);

@@ -1,5 +1,6 @@
 // mpsendmail's client side of the submit and control sockets.
 #include "tools/submit_client.hpp"
+#include "common/unique_fd.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -18,19 +19,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+using Fd = mp::UniqueFd;
 
 // Connects to a unix stream socket; -1 with `error` set.
 int connect_unix(const std::filesystem::path& path, std::string& error) {

@@ -1,5 +1,6 @@
 // fork + execve with argv, stdin fed while stderr is read, a deadline, waitpid.
 #include "transports/subprocess.hpp"
+#include "common/unique_fd.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -19,22 +20,7 @@ namespace {
 constexpr std::size_t kStderrKeep = 4096;
 constexpr std::size_t kWriteChunk = 64 * 1024;
 
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
+using Fd = mp::UniqueFd;
 
 // Blocks SIGPIPE in this thread while alive, so that writing to a program that
 // stopped reading gives EPIPE instead of killing the process; a SIGPIPE our
