@@ -188,7 +188,8 @@ void Protocol::on_mail(const Command& c) {
   m.sender = c.path;
   if (const std::string* size = c.param("SIZE")) {
     // parse_command guarantees digits; an absurd length compares as too big.
-    if (size->size() > 19 || std::stoull(*size) > settings_.message_size_limit) {
+    std::uint64_t limit = settings_.message_size_limit;  // 0: no limit (RFC 1870 "SIZE 0")
+    if (limit != 0 && (size->size() > 19 || std::stoull(*size) > limit)) {
       error_reply(552, "5.3.4", "Message size exceeds fixed limit");
       return;
     }
@@ -316,7 +317,7 @@ void Protocol::start_message() {
 void Protocol::append_content(std::string_view bytes) {
   if (too_big_ || bytes.empty()) return;
   content_size_ += bytes.size();
-  if (content_size_ > settings_.message_size_limit) {
+  if (settings_.message_size_limit != 0 && content_size_ > settings_.message_size_limit) {
     too_big_ = true;
     return;
   }

@@ -33,7 +33,7 @@ struct ProtocolSettings {
   std::string hostname;
   bool lmtp = false;
   bool tls_offered = false;  // STARTTLS may be advertised (certificate configured)
-  std::uint64_t message_size_limit = 10240000;
+  std::uint64_t message_size_limit = 10240000;  // 0: no limit
   unsigned max_recipients = 1000;
   BareNewline bare_newline = BareNewline::reject;
   unsigned max_errors = 20;

@@ -216,6 +216,17 @@ TEST_F(ProtocolTest, BareLineFeedNormalizedIsOneMessage) {
   EXPECT_NE(draft->body().find("MAIL FROM:<evil@x.test>"), std::string::npos);
 }
 
+TEST_F(ProtocolTest, ZeroSizeLimitMeansNoLimit) {
+  ProtocolSettings s;
+  s.message_size_limit = 0;
+  make(s);
+  EXPECT_NE(send("EHLO c\r\n").find("250-SIZE 0\r\n"), std::string::npos);
+  EXPECT_EQ(send("MAIL FROM:<a@b.test> SIZE=99999999999\r\n"), "250 2.1.0 Ok\r\n");
+  send("RCPT TO:<x@y.test>\r\nDATA\r\n");
+  send(std::string(300000, 'x') + "\r\n.\r\n");
+  ASSERT_EQ(proto_->action(), Action::commit);
+}
+
 TEST_F(ProtocolTest, LongCommandLine) {
   make();
   EXPECT_EQ(send("NOOP " + std::string(1100, 'x') + "\r\n"), "500 5.5.2 Error: line too long\r\n");
