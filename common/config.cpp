@@ -158,6 +158,20 @@ Setter boolean(bool Config::*field) {
 }
 
 // A file path; empty means "not set" unless required.
+// A list of networks (mynetworks, proxy_trusted).
+Setter networks(std::vector<Cidr> Config::*field) {
+  return [field](Config& c, std::string_view key, std::string_view v, const fs::path&) {
+    std::vector<Cidr> out;
+    for (const auto& item : split_list(v)) {
+      auto n = Cidr::parse(item);
+      if (!n) return bad(key, item, "a network like 10.0.0.0/8 or [::1]/128");
+      out.push_back(*n);
+    }
+    c.*field = std::move(out);
+    return std::string();
+  };
+}
+
 Setter path(fs::path Config::*field, bool required) {
   return [=](Config& c, std::string_view key, std::string_view v, const fs::path& dir) {
     if (v.empty()) {
@@ -204,17 +218,7 @@ const std::map<std::string, Setter, std::less<>>& setters() {
          return std::string();
        }},
       {"spooldir", path(&Config::spooldir, true)},
-      {"mynetworks",
-       [](Config& c, std::string_view key, std::string_view v, const fs::path&) {
-         std::vector<Cidr> out;
-         for (const auto& item : split_list(v)) {
-           auto n = Cidr::parse(item);
-           if (!n) return bad(key, item, "a network like 10.0.0.0/8 or [::1]/128");
-           out.push_back(*n);
-         }
-         c.mynetworks = std::move(out);
-         return std::string();
-       }},
+      {"mynetworks", networks(&Config::mynetworks)},
       {"relay_domains",
        [](Config& c, std::string_view key, std::string_view v, const fs::path&) {
          std::vector<std::string> out;
@@ -345,17 +349,7 @@ const std::map<std::string, Setter, std::less<>>& setters() {
        }},
       {"control_socket", path(&Config::control_socket, false)},
       {"submit_socket", path(&Config::submit_socket, false)},
-      {"proxy_trusted",
-       [](Config& c, std::string_view key, std::string_view v, const fs::path&) {
-         std::vector<Cidr> out;
-         for (const auto& item : split_list(v)) {
-           auto n = Cidr::parse(item);
-           if (!n) return bad(key, item, "a network like 10.0.0.0/8 or [::1]/128");
-           out.push_back(*n);
-         }
-         c.proxy_trusted = std::move(out);
-         return std::string();
-       }},
+      {"proxy_trusted", networks(&Config::proxy_trusted)},
       {"metrics_listen",
        [](Config& c, std::string_view key, std::string_view v, const fs::path&) {
          if (v.empty()) {
