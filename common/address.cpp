@@ -1,5 +1,6 @@
 // RFC 5321 path parsing (section 4.1.2 grammar, 4.5.3.1 size limits).
 #include "common/address.hpp"
+#include "common/ascii.hpp"
 
 #include <arpa/inet.h>
 
@@ -268,11 +269,7 @@ std::string Address::local_unquoted() const {
 }
 
 std::string Address::domain_lower() const {
-  std::string out = domain;
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
+  return ascii_lower(domain);
 }
 
 bool Address::needs_smtputf8() const {

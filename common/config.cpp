@@ -1,5 +1,6 @@
 // mailprocd.conf loader: every key of SPEC.md, typed and validated, all errors collected.
 #include "common/config.hpp"
+#include "common/ascii.hpp"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -17,14 +18,6 @@ namespace mp {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 bool is_ip(std::string_view s) {
   std::string str(s);
@@ -71,7 +64,7 @@ std::optional<std::uint16_t> parse_port(std::string_view s) {
 }
 
 std::optional<bool> parse_bool(std::string_view s) {
-  std::string v = lower(s);
+  std::string v = ascii_lower(s);
   if (v == "yes" || v == "true" || v == "1" || v == "on") return true;
   if (v == "no" || v == "false" || v == "0" || v == "off") return false;
   return std::nullopt;
@@ -82,11 +75,11 @@ std::optional<bool> parse_bool(std::string_view s) {
 std::optional<Listener> parse_listener(std::string_view text) {
   Listener l;
   l.text = std::string(text);
-  if (text.size() > 6 && lower(text.substr(0, 6)) == "proxy:") {
+  if (text.size() > 6 && ascii_lower(text.substr(0, 6)) == "proxy:") {
     l.proxy = true;
     text.remove_prefix(6);
   }
-  if (text.size() > 5 && lower(text.substr(0, 5)) == "lmtp:") {
+  if (text.size() > 5 && ascii_lower(text.substr(0, 5)) == "lmtp:") {
     l.protocol = Listener::Protocol::lmtp;
     text.remove_prefix(5);
   }
@@ -226,7 +219,7 @@ const std::map<std::string, Setter, std::less<>>& setters() {
            std::string_view name = item;
            if (name.starts_with("*.")) name.remove_prefix(2);
            if (!is_host_name(name)) return bad(key, item, "a domain or *.domain");
-           out.push_back(lower(item));
+           out.push_back(ascii_lower(item));
          }
          c.relay_domains = std::move(out);
          return std::string();
@@ -251,7 +244,7 @@ const std::map<std::string, Setter, std::less<>>& setters() {
       {"max_connections_per_ip", number(&Config::max_connections_per_ip, 1)},
       {"bare_newline",
        [](Config& c, std::string_view key, std::string_view v, const fs::path&) {
-         std::string l = lower(v);
+         std::string l = ascii_lower(v);
          if (l == "reject") {
            c.bare_newline = BareNewline::reject;
          } else if (l == "normalize") {
@@ -265,7 +258,7 @@ const std::map<std::string, Setter, std::less<>>& setters() {
       {"tls_key", path(&Config::tls_key, false)},
       {"smtp_tls",
        [](Config& c, std::string_view key, std::string_view v, const fs::path&) {
-         std::string l = lower(v);
+         std::string l = ascii_lower(v);
          if (l == "none") {
            c.smtp_tls = SmtpTls::none;
          } else if (l == "may") {
@@ -305,7 +298,7 @@ const std::map<std::string, Setter, std::less<>>& setters() {
       {"spam_worker_idle", duration(&Config::spam_worker_idle, false)},
       {"spam_failure",
        [](Config& c, std::string_view key, std::string_view v, const fs::path&) {
-         std::string l = lower(v);
+         std::string l = ascii_lower(v);
          if (l == "defer") {
            c.spam_failure = SpamFailure::defer;
          } else if (l == "pass") {
@@ -444,7 +437,7 @@ std::optional<HostPort> parse_host_port(std::string_view text) {
 }
 
 bool Config::relay_domain_matches(std::string_view domain) const {
-  std::string d = lower(domain);
+  std::string d = ascii_lower(domain);
   for (const auto& entry : relay_domains) {
     if (entry.starts_with("*.")) {
       std::string_view suffix = std::string_view(entry).substr(1);  // ".example.org"

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/ascii.hpp"
 #include "common/config_file.hpp"
 
 namespace mp::rewrite {
@@ -24,8 +25,8 @@ std::optional<std::vector<ConfigLine>> read_map_lines(const std::filesystem::pat
 std::string where(const std::filesystem::path& file, int line);
 
 std::string_view trim(std::string_view s);  // blanks (space, tab) at both ends
-std::string ascii_lower(std::string_view s);
-bool iequals(std::string_view a, std::string_view b);  // ASCII case-insensitive
+using mp::ascii_lower;                      // common/ascii.hpp
+using mp::iequals;
 
 // Takes the next field off the front of `rest` (leading blanks skipped) and returns it;
 // nullopt when `rest` holds no more fields. With `regex_aware`, a field that starts with

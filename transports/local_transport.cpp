@@ -1,5 +1,6 @@
 // LocalTransport: next-hop dispatch and the hop to the worker pool.
 #include "transports/local_transport.hpp"
+#include "common/ascii.hpp"
 
 #include <exception>
 
@@ -15,16 +16,6 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
-}
-
-bool starts_with_ci(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != prefix[i]) return false;
-  }
-  return true;
 }
 
 DeliveryResult all_deferred(const DeliveryRequest& request, const std::string& text) {
@@ -46,7 +37,7 @@ std::optional<LocalKind> local_kind(std::string_view next_hop) {
   if (next_hop.empty()) return std::nullopt;
   if (next_hop.front() == '|') return LocalKind::pipe;
   if (next_hop.front() == '/') return LocalKind::mda;
-  if (starts_with_ci(next_hop, "maildir:")) return LocalKind::maildir;
+  if (istarts_with(next_hop, "maildir:")) return LocalKind::maildir;
   if (is_discard_hop(next_hop)) return LocalKind::discard;
   if (is_error_hop(next_hop)) return LocalKind::error;
   return std::nullopt;

@@ -1,23 +1,14 @@
 // discard and error:STATUS TEXT.
 #include "transports/simple.hpp"
+#include "common/ascii.hpp"
 
 #include <string>
 
 namespace mp::transports {
 namespace {
 
-bool starts_with_ci(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != prefix[i]) return false;
-  }
-  return true;
-}
-
 bool is_word(std::string_view s, std::string_view word) {
-  return starts_with_ci(s, word) && (s.size() == word.size() || s[word.size()] == ':');
+  return istarts_with(s, word) && (s.size() == word.size() || s[word.size()] == ':');
 }
 
 std::string_view trim(std::string_view s) {

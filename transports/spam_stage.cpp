@@ -1,5 +1,6 @@
 // SpamStage: per-user scans, marked copies, delivery through NEXTHOP's transport.
 #include "transports/spam_stage.hpp"
+#include "common/ascii.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -12,16 +13,6 @@ namespace mp::transports {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-bool iequals_prefix(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != prefix[i]) return false;
-  }
-  return true;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -70,7 +61,7 @@ std::string seconds(Clock::duration d) {
 
 std::optional<std::string_view> spam_then(std::string_view next_hop) {
   next_hop = trim(next_hop);
-  if (!iequals_prefix(next_hop, "spam:")) return std::nullopt;
+  if (!istarts_with(next_hop, "spam:")) return std::nullopt;
   std::string_view then = trim(next_hop.substr(5));
   if (then.empty()) return std::nullopt;
   return then;

@@ -1,5 +1,6 @@
 // Next hops and recipients → destinations (see destination.hpp).
 #include "transports/net/destination.hpp"
+#include "common/ascii.hpp"
 
 #include <arpa/inet.h>
 
@@ -12,16 +13,8 @@ namespace {
 
 constexpr std::uint16_t kLmtpPort = 24;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 bool starts_with_ci(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && lower(s.substr(0, prefix.size())) == prefix;
+  return s.size() >= prefix.size() && ascii_lower(s.substr(0, prefix.size())) == prefix;
 }
 
 bool is_ip(const std::string& host) {
@@ -69,7 +62,7 @@ std::optional<std::vector<Destination>> plan_lmtp(const DeliveryRequest& request
     return std::nullopt;
   }
   RelayHost h{hp->host, hp->port != 0 ? hp->port : kLmtpPort, is_ip(hp->host)};
-  d.key = "lmtp:" + lower(host_key(h));
+  d.key = "lmtp:" + ascii_lower(host_key(h));
   d.hosts.push_back(std::move(h));
   return std::vector<Destination>{std::move(d)};
 }
@@ -77,7 +70,7 @@ std::optional<std::vector<Destination>> plan_lmtp(const DeliveryRequest& request
 }  // namespace
 
 std::string host_key(const RelayHost& host) {
-  std::string name = lower(host.host);
+  std::string name = ascii_lower(host.host);
   if (name.find(':') != std::string::npos) name = "[" + name + "]";
   return name + ":" + std::to_string(host.port);
 }
@@ -92,12 +85,12 @@ std::optional<std::vector<Destination>> plan_destinations(const DeliveryRequest&
     error = "'" + request.next_hop + "' is an LMTP destination";
     return std::nullopt;
   }
-  bool mx = lower(hop) == "mx" || starts_with_ci(hop, "mx:");
+  bool mx = ascii_lower(hop) == "mx" || starts_with_ci(hop, "mx:");
   if (!mx) {
     auto hosts = parse_relay_hosts(hop, smtp_port, error);
     if (!hosts) return std::nullopt;
     Destination d;
-    d.key = lower(hop);
+    d.key = ascii_lower(hop);
     d.hosts = std::move(*hosts);
     d.round_robin = true;
     d.recipients = all_recipients(request);
@@ -110,7 +103,7 @@ std::optional<std::vector<Destination>> plan_destinations(const DeliveryRequest&
   if (hop.size() > 3) {  // mx:domain — every recipient goes to that domain's MX hosts
     Destination d;
     d.kind = DestinationKind::mx;
-    d.domain = lower(hop.substr(3));
+    d.domain = ascii_lower(hop.substr(3));
     if (!d.domain.empty() && d.domain.back() == '.') d.domain.pop_back();
     d.key = "mx:" + d.domain;
     d.recipients = all_recipients(request);
