@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include "queue/delivery_log.hpp"
+
 namespace mp::queue {
 namespace {
 
@@ -10,6 +12,14 @@ std::string address_type(const Address& a) {
 }
 
 }  // namespace
+
+std::string diagnostic_code(const Reply& reply) {
+  std::string remote = remote_reply_of(reply);
+  if (!remote.empty()) return "smtp; " + remote;
+  std::string own = reply.code == 0 ? reason_text(reply) : std::string();
+  if (!own.empty()) return "X-Mailproc; " + own;
+  return "";
+}
 
 std::string rfc5322_date(std::int64_t epoch) {
   std::time_t t = static_cast<std::time_t>(epoch);
@@ -67,8 +77,9 @@ std::string make_dsn(const DsnInput& in) {
          "This is only a warning: you do not need to send your message again.\r\n\r\n";
   }
   for (const DsnRecipient& r : in.recipients) {
+    std::string why = reason_text(r.reply);
     m += r.final_recipient.bracketed() + ": " +
-         (r.reply.code ? r.reply.line() : std::string("message expired without a reply")) + "\r\n";
+         (why.empty() ? std::string("message expired without a reply") : why) + "\r\n";
   }
   m += "\r\n";
 
@@ -88,7 +99,8 @@ std::string make_dsn(const DsnInput& in) {
     m += std::string("Action: ") + (failure ? "failed" : "delayed") + "\r\n";
     m += "Status: " + dsn_status(r.reply, in.kind) + "\r\n";
     if (!r.remote_mta.empty()) m += "Remote-MTA: dns; " + r.remote_mta + "\r\n";
-    if (r.reply.code) m += "Diagnostic-Code: smtp; " + r.reply.line() + "\r\n";
+    std::string diagnostic = diagnostic_code(r.reply);
+    if (!diagnostic.empty()) m += "Diagnostic-Code: " + diagnostic + "\r\n";
     if (!failure) m += "Will-Retry-Until: " + rfc5322_date(in.retry_until) + "\r\n";
   }
   m += "\r\n";

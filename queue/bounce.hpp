@@ -43,6 +43,12 @@ std::string make_dsn(const DsnInput& in);
 // derived from its code, else 4.4.7 (expired with no reply) for failures.
 std::string dsn_status(const Reply& reply, DsnInput::Kind kind);
 
+// The Diagnostic-Code value (RFC 3464 2.3.6) of a reply: "smtp; 550 5.1.1 text" for a
+// next hop's reply (also the one inside a "host ... said: ..." reason), "X-Mailproc;
+// connect to ...: Connection refused" for a reason of our own (as Postfix's "X-Postfix;"),
+// "" when there is none.
+std::string diagnostic_code(const Reply& reply);
+
 // The header block of a message (up to and including the empty line), or the
 // whole message when it has no body.
 std::string_view header_block(std::string_view message);

@@ -1,6 +1,7 @@
 #include "queue/delivery_log.hpp"
 
 #include <cstdio>
+#include <string_view>
 
 namespace mp::queue {
 
@@ -24,6 +25,54 @@ std::string format_seconds(double s) {
   return out;
 }
 
+namespace {
+
+constexpr std::string_view kSaid = " said: ";
+constexpr std::string_view kInReplyTo = " (in reply to ";
+constexpr std::string_view kCommandEnd = " command)";
+
+std::string derived_status(const Reply& r) {
+  if (!r.status.empty()) return r.status;
+  if (r.code >= 500) return "5.0.0";
+  if (r.code >= 400) return "4.0.0";
+  if (r.code >= 200 && r.code < 300) return "2.0.0";
+  return "";
+}
+
+}  // namespace
+
+Reply remote_reason(const Reply& server, std::string_view peer, std::string_view command) {
+  std::string text = "host " + std::string(peer);
+  if (command.empty()) {
+    text += " refused to talk to me: " + server.line();
+  } else {
+    text += std::string(kSaid) + server.line() + std::string(kInReplyTo) + std::string(command) +
+            std::string(kCommandEnd);
+  }
+  return Reply{0, derived_status(server), std::move(text)};
+}
+
+Reply own_reason(const Reply& ours) {
+  if (ours.code == 0) return ours;
+  return Reply{0, derived_status(ours), reason_text(Reply{0, "", ours.text})};
+}
+
+std::string reason_text(const Reply& r) {
+  if (r.code != 0) return r.line();
+  std::string line = Reply{0, "", r.text}.line();  // "0 line line ..."
+  return line.size() > 2 ? line.substr(2) : std::string();
+}
+
+std::string remote_reply_of(const Reply& r) {
+  if (r.code != 0) return r.line();
+  std::string text = reason_text(r);
+  if (!text.starts_with("host ") || !text.ends_with(kCommandEnd)) return "";
+  std::size_t said = text.find(kSaid);
+  std::size_t in = text.rfind(kInReplyTo);
+  if (said == std::string::npos || in == std::string::npos || in < said + kSaid.size()) return "";
+  return text.substr(said + kSaid.size(), in - said - kSaid.size());
+}
+
 std::string format_delivery(const DeliveryLogEntry& e) {
   std::string line = e.queue_id + ": to=" + e.to.bracketed();
   if (!(e.orig_to == e.to) && !e.orig_to.is_null()) line += ", orig_to=" + e.orig_to.bracketed();
@@ -31,9 +80,9 @@ std::string format_delivery(const DeliveryLogEntry& e) {
   line += ", delay=" + format_seconds(e.delay);
   line += ", delays=" + format_seconds(e.before_qmgr) + "/" + format_seconds(e.in_qmgr) + "/" +
           format_seconds(e.connect) + "/" + format_seconds(e.transmission);
-  std::string dsn = e.reply.status;
-  if (dsn.empty()) dsn = e.reply.code >= 500 ? "5.0.0" : e.reply.code >= 400 ? "4.0.0" : "2.0.0";
-  line += ", dsn=" + dsn + ", status=" + e.status + " (" + e.reply.line() + ")";
+  std::string dsn = derived_status(e.reply);
+  if (dsn.empty()) dsn = e.status == "sent" ? "2.0.0" : e.status == "deferred" ? "4.0.0" : "5.0.0";
+  line += ", dsn=" + dsn + ", status=" + e.status + " (" + reason_text(e.reply) + ")";
   return line;
 }
 

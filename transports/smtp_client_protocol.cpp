@@ -178,7 +178,11 @@ std::string dot_stuff(std::string_view message) {
         message.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
     if (line.ends_with('\r')) line.remove_suffix(1);
     if (line.starts_with('.')) out += '.';
+    // A stray CR goes out as a space (Postfix 3.9's cleanup_replace_stray_cr_lf): a next
+    // hop that ends lines at a bare CR must never see a line of ours start with a dot.
+    std::size_t from = out.size();
     out += line;
+    std::replace(out.begin() + static_cast<std::ptrdiff_t>(from), out.end(), '\r', ' ');
     out += "\r\n";
     pos = nl == std::string_view::npos ? message.size() : nl + 1;
   }
@@ -295,11 +299,37 @@ void SmtpClientProtocol::on_failure(Broken what, std::string_view detail) {
   fail_session(std::move(f), false);
 }
 
+bool SmtpClientProtocol::reply_fits(const Reply& r) const {
+  int cls = r.code / 100;
+  bool data =
+      state_ == State::transaction && !pending_.empty() && pending_.front().what == Expect::data;
+  if (data) return r.code == 354 || cls == 4 || cls == 5;  // RFC 5321 4.3.2: DATA
+  return cls == 2 || cls == 4 || cls == 5;                 // a 354 answers nothing else
+}
+
+void SmtpClientProtocol::on_out_of_step(std::string_view detail) {
+  if (state_ == State::closed) return;
+  if (state_ == State::quit) {
+    state_ = State::closed;
+    step_ = ClientStep::closed;
+    return;
+  }
+  std::string text = "lost synchronization with " + settings_.peer + " while " + phase();
+  if (!detail.empty()) text += ": " + std::string(detail);
+  SessionFailure f{Reply{451, "4.5.0", text}, "", true, false};
+  if (state_ == State::transaction && data_sent_ && !unsent_) f.try_next_host = false;
+  // No QUIT: the replies can no longer be matched to commands.
+  fail_session(std::move(f), false);
+}
+
 void SmtpClientProtocol::on_reply(const Reply& r) {
   if (state_ == State::quit) {
     state_ = State::closed;
     step_ = ClientStep::closed;
     return;
+  }
+  if (state_ != State::closed && !reply_fits(r)) {
+    return on_out_of_step("unexpected reply '" + r.line().substr(0, 100) + "'");
   }
   if (r.code == 421 && state_ != State::closed && state_ != State::ready) {
     // The server is going away; nothing more will be read. Nothing undecided was delivered.

@@ -78,7 +78,9 @@ Extensions parse_extensions(const Reply& ehlo);
 
 // The DATA payload: every line CRLF-terminated (a bare LF ends a line too), a final CRLF
 // added when the content lacks one, a '.' doubled at the start of a line, then ".\r\n".
-// Long lines are kept as they are.
+// A bare CR (one not before LF) becomes a space, as Postfix 3.9's cleanup does with
+// stray CRs: so "A\r.\r\nMAIL FROM:..." can never end the data early at a next hop that
+// ends lines at a bare CR (SMTP smuggling). Long lines are kept as they are.
 std::string dot_stuff(std::string_view message);
 
 // True when delivery needs the next hop to offer SMTPUTF8: a non-ASCII envelope address, or
@@ -147,6 +149,13 @@ class SmtpClientProtocol {
   void written();  // output() was sent: clears it
   void on_reply(const Reply& reply);
   void on_failure(Broken what, std::string_view detail = {});
+  // Out of step: the server sent a reply that no command in flight can have (a 354 to
+  // MAIL or RCPT, a 250 to DATA — RFC 5321 4.3.2; on_reply() checks every reply), or bytes
+  // when nothing was asked (the driver reports those). Closed without QUIT, failure()
+  // "lost synchronization with host[ip] while ..." (4.5.0); the undecided recipients stay
+  // undecided with try_next_host, unless the final "." went out (then tempfail): the
+  // connection is never reused, and nothing is sent twice because of it.
+  void on_out_of_step(std::string_view detail = {});
   void tls_started();  // after a successful handshake: EHLO again
   // The TLS handshake after STARTTLS failed: closed (no QUIT, the stream is unusable) with
   // failure() "Cannot start TLS: handshake failure" (4.7.5) and try_next_host set.
@@ -174,6 +183,7 @@ class SmtpClientProtocol {
   };
 
   void send(std::string_view line);
+  bool reply_fits(const Reply& r) const;
   void on_session_reply(const Reply& r);
   void on_transaction_reply(const Reply& r);
   void after_hello(const Reply& r);

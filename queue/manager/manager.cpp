@@ -397,11 +397,12 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
       RecipientStatus& rs = m.qf.recipients[i];
       if (expired && rs.state == RcptState::pending) {
         Reply last = rs.last_reply;
-        if (last.code == 0) last = Reply{0, "4.4.7", "message expired without a reply"};
+        if (last.code == 0 && last.text.empty())
+          last = Reply{0, "4.4.7", "message expired without a reply"};
         log::info("qmgr", m.id + ": to=" + m.final_rcpt[i].bracketed() + ", relay=none, delay=" +
                               format_seconds(static_cast<double>(now - env.arrival)) +
                               ", dsn=" + dsn_status(last, DsnInput::Kind::failure) +
-                              ", status=expired, returned to sender (" + last.line() + ")");
+                              ", status=expired, returned to sender (" + reason_text(last) + ")");
         f.expire_records += format_recipient_record(i, Outcome::bounced, last, now);
         rs.state = RcptState::bounced;
         rs.last_reply = last;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/log.hpp"
+#include "queue/delivery_log.hpp"
 #include "transports/mx_plan.hpp"
 #include "transports/resolver.hpp"
 
@@ -42,12 +43,16 @@ Outcome failure_outcome(const Reply& r) {
   return r.permanent() ? Outcome::permfail : Outcome::tempfail;
 }
 
-// Postfix's words for a host that failed, for the log line about skipping it.
+// A failed session as a reason in Postfix's words (queue/delivery_log.hpp): "host
+// NAME[ip] said: 421 ... (in reply to RCPT TO command)", or our own text, code 0.
+Reply reason_of(const SessionFailure& f, const std::string& name_addr) {
+  return f.remote ? queue::remote_reason(f.reply, name_addr, f.command)
+                  : queue::own_reason(f.reply);
+}
+
+// The same as one line, for the log line about skipping the host.
 std::string host_failure_text(const SessionFailure& f, const std::string& name_addr) {
-  if (!f.remote) return f.reply.text;
-  if (f.command.empty()) return "host " + name_addr + " refused to talk to me: " + f.reply.line();
-  return "host " + name_addr + " said: " + f.reply.line() + " (in reply to " + f.command +
-         " command)";
+  return queue::reason_text(reason_of(f, name_addr));
 }
 
 asio::ip::address parse_ip(const std::string& text, asio::error_code& ec) {
@@ -84,7 +89,7 @@ class Walk {
         co_await walk_unix();
         break;
     }
-    finish();
+    finish();  // own failures keep their code here: SmtpRelay makes them reasons
     co_return std::move(out_);
   }
 
@@ -355,7 +360,7 @@ class Walk {
           skip(f.reply, conn->relay(), host_failure_text(f, conn->name_addr()));
           co_return Next::next;
         }
-        decide_rest(failure_outcome(f.reply), f.reply, conn->relay());
+        decide_rest(failure_outcome(f.reply), reason_of(f, conn->name_addr()), conn->relay());
         co_return Next::done;
       }
       if (!conn->tls_info().empty()) log_line(conn->tls_info());
@@ -387,16 +392,19 @@ class Walk {
     for (std::size_t j = 0; j < idx.size() && j < rs.size(); ++j) {
       const ClientResult& r = rs[j];
       if (!r.decided) continue;
+      Reply why = r.outcome == Outcome::ok ? r.reply
+                  : r.remote ? queue::remote_reason(r.reply, conn->name_addr(), r.command)
+                             : queue::own_reason(r.reply);
       if (r.outcome == Outcome::tempfail && r.remote) {
         // A 4xx from this host: another host may take it; if none does, this is the answer.
-        soft_[idx[j]] = RecipientResult{r.outcome, r.reply, conn->relay()};
+        soft_[idx[j]] = RecipientResult{r.outcome, why, conn->relay()};
       } else {
-        decide(idx[j], r.outcome, r.reply, conn->relay());
+        decide(idx[j], r.outcome, why, conn->relay());
       }
     }
     Next next = all_decided() ? Next::done : Next::next;
     if (f) {
-      last_ = f->reply;
+      last_ = reason_of(*f, conn->name_addr());
       last_relay_ = conn->relay();
       if (f->try_next_host && next == Next::next)
         log_line(host_failure_text(*f, conn->name_addr()));

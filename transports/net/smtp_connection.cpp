@@ -179,6 +179,9 @@ asio::awaitable<void> SmtpConnection::drive() {
   } else {
     co_await converse(socket_, p, in_, lim);
   }
+  // Replies no command asked for (a smuggled transaction's, say): never read as the next
+  // command's. The connection is closed instead of being reused out of step.
+  if (p.step() == ClientStep::ready && !in_.empty()) p.on_out_of_step("unexpected data");
   if (p.step() == ClientStep::closed) close();
 }
 
@@ -229,6 +232,13 @@ asio::awaitable<void> SmtpConnection::send(Transaction tx) {
 
 asio::awaitable<bool> SmtpConnection::reset() {
   if (!ready()) co_return false;
+  // Bytes that arrived while the connection sat idle answer nothing we sent.
+  asio::error_code ec;
+  if (!in_.empty() || (!tls_ && socket_.available(ec) > 0)) {
+    proto_->on_out_of_step("unexpected data");
+    close();
+    co_return false;
+  }
   proto_->reset();
   co_await drive();
   co_return ready();

@@ -66,7 +66,8 @@ class SmtpConnection {
   // ready for another transaction (after reset()) or closed with failure() set.
   asio::awaitable<void> send(Transaction tx);
 
-  // RSET before reusing the connection; true when ready for the next transaction.
+  // RSET before reusing the connection; true when ready for the next transaction. A
+  // connection that received bytes while idle (replies nobody asked for) is closed instead.
   asio::awaitable<bool> reset();
 
   // QUIT (its reply or failure does not matter) and close the socket.

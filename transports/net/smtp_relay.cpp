@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/log.hpp"
+#include "queue/delivery_log.hpp"
 #include "transports/net/host_walk.hpp"
 
 namespace mp::transports {
@@ -178,6 +179,10 @@ void SmtpRelay::Impl::merge(Job& job, const Destination& d, DeliveryResult part)
 void SmtpRelay::Impl::answer(Job& job) {
   if (job.answered) return;
   job.answered = true;
+  // Failures are reasons (queue/delivery_log.hpp), never a reply code of our own.
+  for (RecipientResult& r : job.results) {
+    if (r.outcome != Outcome::ok) r.reply = queue::own_reason(r.reply);
+  }
   auto done = std::move(job.done);
   if (done) done(std::move(job.results));
 }

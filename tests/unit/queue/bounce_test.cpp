@@ -81,5 +81,34 @@ TEST(Bounce, HeaderBlock) {
   EXPECT_EQ(header_block("\r\nbody"), "\r\n");
 }
 
+// Issue 9, item 2: an NDR shows the reason as the log does; Diagnostic-Code holds the
+// next hop's own reply, or our text as "X-Mailproc;" (Postfix: "X-Postfix;").
+TEST(Bounce, ReasonsInTheReportAndDiagnosticCode) {
+  DsnInput in = failure_input();
+  in.recipients[0].reply =
+      Reply{0, "5.1.1",
+            "host mx.example.org[192.0.2.1] said: 550 5.1.1 <bob@example.org>: User unknown (in "
+            "reply to RCPT TO command)"};
+  in.recipients[1].reply =
+      Reply{0, "4.4.1", "connect to mx.new.example[192.0.2.2]:25: Connection refused"};
+  std::string m = make_dsn(in);
+  EXPECT_NE(m.find("<bob@example.org>: host mx.example.org[192.0.2.1] said: 550 5.1.1 "
+                   "<bob@example.org>: User unknown (in reply to RCPT TO command)\r\n"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("Status: 5.1.1\r\nRemote-MTA: dns; mx.example.org\r\nDiagnostic-Code: "
+                   "smtp; 550 5.1.1 <bob@example.org>: User unknown\r\n"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("<carol@new.example>: connect to mx.new.example[192.0.2.2]:25: Connection "
+                   "refused\r\n"),
+            std::string::npos);
+  EXPECT_NE(m.find("Status: 4.4.1\r\nDiagnostic-Code: X-Mailproc; connect to "
+                   "mx.new.example[192.0.2.2]:25: Connection refused\r\n"),
+            std::string::npos)
+      << m;
+  EXPECT_EQ(m.find("0 4.4.1"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mp::queue

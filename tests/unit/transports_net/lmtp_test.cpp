@@ -2,6 +2,7 @@
 // LHLO, one reply per accepted recipient after the message, each honoured.
 #include <gtest/gtest.h>
 
+#include "queue/delivery_log.hpp"
 #include "relay_harness.hpp"
 
 namespace mp::transports {
@@ -38,11 +39,11 @@ class LmtpTest : public ::testing::Test {
     EXPECT_EQ(r[0].outcome, Outcome::ok);
     EXPECT_EQ(r[0].reply.line(), "250 2.0.0 Saved");
     EXPECT_EQ(r[1].outcome, Outcome::tempfail);
-    EXPECT_EQ(r[1].reply.line(), "452 4.2.2 Mailbox full");
+    EXPECT_EQ(queue::remote_reply_of(r[1].reply), "452 4.2.2 Mailbox full");
     EXPECT_EQ(r[2].outcome, Outcome::permfail);
-    EXPECT_EQ(r[2].reply.line(), "550 5.2.0 Delivery failed");
+    EXPECT_EQ(queue::remote_reply_of(r[2].reply), "550 5.2.0 Delivery failed");
     EXPECT_EQ(r[3].outcome, Outcome::permfail);
-    EXPECT_EQ(r[3].reply.line(), "550 5.1.1 unknown user");
+    EXPECT_EQ(queue::remote_reply_of(r[3].reply), "550 5.1.1 unknown user");
     for (const auto& x : r) EXPECT_EQ(x.relay, relay);
   }
   std::vector<Address> rcpts() {

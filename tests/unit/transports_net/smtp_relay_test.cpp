@@ -2,6 +2,7 @@
 // (byte-exact content, round robin, failover, all hosts down) and a scripted server
 // (per-recipient replies, refused greetings, silence, concurrency limits).
 #include "transports/net/smtp_relay.hpp"
+#include "queue/delivery_log.hpp"
 
 #include <gtest/gtest.h>
 
@@ -165,6 +166,7 @@ TEST_F(RelayTest, AllHostsDownTempfailsWithTheLastReason) {
     EXPECT_EQ(x.outcome, Outcome::tempfail);
     EXPECT_EQ(x.reply.text, "connect to " + relay(p2) + ": Connection refused");
     EXPECT_EQ(x.reply.status, "4.4.1");
+    EXPECT_EQ(x.reply.code, 0);  // issue 9: no "451" of our own invention
     EXPECT_EQ(x.relay, "none");
   }
 }
@@ -188,14 +190,22 @@ TEST_F(RelayTest, SinkRefusingRcptOrTheMessage) {
   ASSERT_EQ(r.size(), 2u);
   for (const auto& x : r) {
     EXPECT_EQ(x.outcome, Outcome::tempfail);
-    EXPECT_EQ(x.reply.line(), "450 4.3.0 Error: command failed");
+    EXPECT_EQ(queue::remote_reply_of(x.reply), "450 4.3.0 Error: command failed");
+    // Issue 9: worded as Postfix words it, no code of ours in front.
+    EXPECT_EQ(x.reply.code, 0);
+    EXPECT_EQ(queue::reason_text(x.reply),
+              "host 127.0.0.1[127.0.0.1] said: 450 4.3.0 Error: command failed (in reply to "
+              "RCPT TO command)");
     EXPECT_EQ(x.relay, relay(soft_rcpt.port()));
   }
   SmtpSink hard_dot({}, {"-f", "."});  // 500 after the message
   r = deliver(request(hop(hard_dot.port()), {A("a", "to.test")}));
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].outcome, Outcome::permfail);
-  EXPECT_EQ(r[0].reply.line(), "500 5.3.0 Error: command failed");
+  EXPECT_EQ(queue::remote_reply_of(r[0].reply), "500 5.3.0 Error: command failed");
+  EXPECT_EQ(queue::reason_text(r[0].reply),
+            "host 127.0.0.1[127.0.0.1] said: 500 5.3.0 Error: command failed (in reply to end "
+            "of DATA command)");
 }
 
 TEST_F(RelayTest, PerRecipientReplies) {
@@ -212,9 +222,9 @@ TEST_F(RelayTest, PerRecipientReplies) {
   EXPECT_EQ(r[0].outcome, Outcome::ok);
   EXPECT_EQ(r[0].reply.line(), "250 2.0.0 Ok: queued as SCRIPT");
   EXPECT_EQ(r[1].outcome, Outcome::tempfail);
-  EXPECT_EQ(r[1].reply.line(), "450 4.2.0 greylisted");
+  EXPECT_EQ(queue::remote_reply_of(r[1].reply), "450 4.2.0 greylisted");
   EXPECT_EQ(r[2].outcome, Outcome::permfail);
-  EXPECT_EQ(r[2].reply.line(), "550 5.1.1 no such user");
+  EXPECT_EQ(queue::remote_reply_of(r[2].reply), "550 5.1.1 no such user");
   for (const auto& x : r) EXPECT_EQ(x.relay, relay(s.port()));
   auto sessions = s.sessions();
   ASSERT_EQ(sessions.size(), 1u);
@@ -256,7 +266,7 @@ TEST_F(RelayTest, RefusedGreetingFailsOverButMailRefusalIsFinal) {
   ASSERT_EQ(r.size(), 2u);
   for (const auto& x : r) {
     EXPECT_EQ(x.outcome, Outcome::permfail);
-    EXPECT_EQ(x.reply.line(), "553 5.7.1 sender rejected");
+    EXPECT_EQ(queue::remote_reply_of(x.reply), "553 5.7.1 sender rejected");
     EXPECT_EQ(x.relay, relay(refuses_mail.port()));
   }
   EXPECT_EQ(good.connections(), 1u);
