@@ -196,9 +196,8 @@ std::string delay_reason(const Entry& entry, std::size_t i) {
 
 std::string format_postqueue(const std::vector<Entry>& entries, const Options& options) {
   if (entries.empty()) return "Mail queue is empty\n";
-  // SPEC.md gives the header of Postfix's short-ID layout word for word; rows keep the
-  // long-ID layout that 16-character queue IDs need (see the closing notes).
-  std::string out = "-Queue ID- --Size-- ----Arrival Time---- -Sender/Recipient-------\n";
+  // Postfix's header with enable_long_queue_ids = yes: its dashes line up with the columns.
+  std::string out = "----Queue ID----- --Size-- ---Arrival Time---- --Sender/Recipient------\n";
   std::uint64_t total = 0;
   bool first = true;
   for (const Entry& e : entries) {

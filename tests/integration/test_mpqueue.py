@@ -21,7 +21,7 @@ import sinks
 from sinks import make_sink  # noqa: F401  (fixture)
 
 SLOW = {"retry_min": "1h", "retry_max": "1h", "queue_run_interval": "1h"}
-HEADER = "-Queue ID- --Size-- ----Arrival Time---- -Sender/Recipient-------"
+HEADER = "----Queue ID----- --Size-- ---Arrival Time---- --Sender/Recipient------"
 IS_ROOT = os.geteuid() == 0
 
 

@@ -199,9 +199,13 @@ TEST(Postqueue, ColumnsOfPostfixLongQueueIds) {
   std::getline(lines, blank);
   std::getline(lines, summary);
   // %-17s %8s %-19s %s
-  EXPECT_EQ(header, "-Queue ID- --Size-- ----Arrival Time---- -Sender/Recipient-------");
+  EXPECT_EQ(header, "----Queue ID----- --Size-- ---Arrival Time---- --Sender/Recipient------");
   EXPECT_EQ(msg, "1NBH0E5OQ3B2K7VQ      2048 Fri Nov 22 12:53:20 john@example.org");
   EXPECT_EQ(msg.find("john"), 47u);
+  // The header's dashes line up with the columns (issue 9, item 3).
+  EXPECT_EQ(header.find("--Sender/Recipient"), msg.find("john"));
+  EXPECT_EQ(header.find("--Size--") + 8, msg.find(" Fri"));
+  EXPECT_EQ(header.find("---Arrival Time----"), msg.find("Fri"));
   EXPECT_EQ(rcpt, std::string(47, ' ') + "alice@example.net");
   EXPECT_EQ(blank, "");
   EXPECT_EQ(summary, "-- 2 Kbytes in 1 Request.");
