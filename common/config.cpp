@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <charconv>
 #include <functional>
@@ -197,6 +198,16 @@ const std::map<std::string, Setter, std::less<>>& setters() {
        [](Config& c, std::string_view key, std::string_view v, const fs::path&) {
          if (!is_host_name(v)) return bad(key, v, "a host name");
          c.myhostname = std::string(v);
+         return std::string();
+       }},
+      {"smtpd_banner",
+       [](Config& c, std::string_view key, std::string_view v, const fs::path&) {
+         // One reply line: printable ASCII only (no CR, LF or other control bytes).
+         bool printable = !v.empty() && std::all_of(v.begin(), v.end(), [](char ch) {
+           return static_cast<unsigned char>(ch) >= 0x20 && static_cast<unsigned char>(ch) < 0x7f;
+         });
+         if (!printable) return bad(key, v, "one line of printable ASCII text");
+         c.smtpd_banner = std::string(v);
          return std::string();
        }},
       {"listen",
@@ -434,6 +445,17 @@ std::optional<HostPort> parse_host_port(std::string_view text) {
   }
   hp.host = std::string(host);
   return hp;
+}
+
+std::string Config::expanded_banner() const {
+  std::string out = smtpd_banner;
+  for (std::string_view name : {"${myhostname}", "$myhostname"}) {
+    for (std::size_t at = out.find(name); at != std::string::npos; at = out.find(name, at)) {
+      out.replace(at, name.size(), myhostname);
+      at += myhostname.size();
+    }
+  }
+  return out;
 }
 
 bool Config::relay_domain_matches(std::string_view domain) const {

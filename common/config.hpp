@@ -47,6 +47,8 @@ struct Config {
   std::filesystem::path file;  // the config file itself (absolute)
 
   std::string myhostname;  // default: the system host name
+  // The text after `220 ` in the SMTP greeting; $myhostname (or ${myhostname}) is expanded.
+  std::string smtpd_banner = "$myhostname ESMTP";
   std::vector<Listener> listen{{Listener::Protocol::smtp, "127.0.0.1", 2525, "127.0.0.1:2525"}};
   std::filesystem::path spooldir = "/var/spool/mailproc";
   std::vector<Cidr> mynetworks;            // default 127.0.0.0/8 and ::1/128
@@ -90,6 +92,7 @@ struct Config {
   std::optional<HostPort> metrics_listen;
 
   bool relay_domain_matches(std::string_view domain) const;  // case-insensitive
+  std::string expanded_banner() const;  // smtpd_banner with $myhostname filled in
 };
 
 // Throws ConfigError (all errors, "FILE:LINE: ...") or, when the file is unreadable, ConfigError

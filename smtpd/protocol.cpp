@@ -11,7 +11,11 @@ Protocol::Protocol(ProtocolSettings settings, ClientInfo client, ProtocolHooks h
     : settings_(std::move(settings)), client_(std::move(client)), hooks_(std::move(hooks)) {}
 
 void Protocol::greet() {
-  reply(220, "", settings_.hostname + (settings_.lmtp ? " LMTP" : " ESMTP") + " mailproc");
+  // smtpd_banner is the SMTP greeting; LMTP listeners name their protocol (RFC 2033 4.1).
+  if (settings_.lmtp)
+    reply(220, "", settings_.hostname + " LMTP mailproc");
+  else
+    reply(220, "", settings_.banner.empty() ? settings_.hostname + " ESMTP" : settings_.banner);
 }
 
 void Protocol::refuse(const Reply& r) {

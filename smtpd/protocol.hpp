@@ -31,6 +31,7 @@ namespace mp::smtpd {
 
 struct ProtocolSettings {
   std::string hostname;
+  std::string banner;  // the SMTP greeting's text; empty: "HOSTNAME ESMTP"
   bool lmtp = false;
   bool tls_offered = false;  // STARTTLS may be advertised (certificate configured)
   std::uint64_t message_size_limit = 10240000;  // 0: no limit

@@ -145,6 +145,7 @@ asio::awaitable<void> run_session(Stream& stream, bool lmtp, const SessionEnv& e
 
   ProtocolSettings settings;
   settings.hostname = env.config.myhostname;
+  settings.banner = env.config.expanded_banner();
   settings.lmtp = lmtp;
   settings.tls_offered = env.tls != nullptr;
   settings.message_size_limit = env.config.message_size_limit;

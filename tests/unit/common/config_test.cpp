@@ -505,5 +505,17 @@ TEST_F(ConfigTest, RelayDomainsFromFileAreLowercased) {
   EXPECT_FALSE(c.relay_domain_matches("corp.example"));
 }
 
+TEST_F(ConfigTest, SmtpdBanner) {
+  Config d = load_config(write("myhostname = mx.example.org\n"));
+  EXPECT_EQ(d.smtpd_banner, "$myhostname ESMTP");
+  EXPECT_EQ(d.expanded_banner(), "mx.example.org ESMTP");
+  Config c = load_config(write(
+      "myhostname = mx.example.org\nsmtpd_banner = ${myhostname} ready, $myhostname ESMTP\n"));
+  EXPECT_EQ(c.expanded_banner(), "mx.example.org ready, mx.example.org ESMTP");
+  EXPECT_EQ(
+      one_error("smtpd_banner = a\x01z\n"),
+      at(1) + "bad value for 'smtpd_banner': 'a\x01z' (expected one line of printable ASCII text)");
+}
+
 }  // namespace
 }  // namespace mp

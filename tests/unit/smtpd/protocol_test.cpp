@@ -67,7 +67,7 @@ TEST_F(ProtocolTest, GreetingIs220) {
   s.hostname = "mx.test";
   Protocol p(s, ClientInfo{"192.0.2.1", "unknown"}, ProtocolHooks{});
   p.greet();
-  EXPECT_EQ(p.output(), "220 mx.test ESMTP mailproc\r\n");
+  EXPECT_EQ(p.output(), "220 mx.test ESMTP\r\n");
 }
 
 TEST_F(ProtocolTest, EhloAdvertisesExtensions) {
