@@ -20,6 +20,7 @@ under sanitizers), MP_KEEP=1 keeps temp dirs.
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -78,6 +79,25 @@ def program(name: str) -> Path:
     if not os.access(path, os.X_OK):
         raise HarnessError(f"{path} not found or not executable: build it first (MP_BIN={BIN})")
     return path
+
+
+_SHARED_BIN = None
+
+
+def program_for_others(name: str) -> Path:
+    """A copy of BIN/NAME that other users (nobody, daemon) may run: the build folder
+    may sit in a checkout under a 0700 folder such as /root, which they cannot reach.
+    The copies live in one 0755 temp folder per test process, removed at exit."""
+    global _SHARED_BIN
+    if _SHARED_BIN is None:
+        _SHARED_BIN = Path(tempfile.mkdtemp(prefix="mp-bin-"))
+        _SHARED_BIN.chmod(0o755)
+        atexit.register(shutil.rmtree, _SHARED_BIN, True)
+    copy = _SHARED_BIN / name
+    if not copy.exists():
+        shutil.copy2(program(name), copy)
+        copy.chmod(0o755)
+    return copy
 
 
 def wait_until(pred, limit: float = 10.0, interval: float = 0.01, what: str = "condition"):

@@ -480,9 +480,18 @@ class Postfix:
 # ---------------------------------------------------------------- .deb peers (Exim)
 
 
+def _world_reachable(path: Path) -> bool:
+    """Every folder from / down to `path` may be traversed by other users."""
+    p = path.resolve()
+    return all(os.stat(a).st_mode & 0o001 for a in [p, *p.parents])
+
+
 def _deb_cache() -> Path:
-    """Where fetched .debs are kept between runs: BUILD/interop-debs, else /tmp."""
-    for base in (mp.BIN.parent, Path("/tmp")):
+    """Where fetched .debs are kept between runs: BUILD/interop-debs, else /tmp. The
+    unpacked peers run as their own users (Exim re-executes itself as Debian-exim), so
+    a build folder under a 0700 checkout (/root) is not used."""
+    bases = [mp.BIN.parent] if _world_reachable(mp.BIN.parent) else []
+    for base in (*bases, Path("/tmp")):
         d = base / ("interop-debs" if base != Path("/tmp") else f"mp-interop-debs-{os.geteuid()}")
         try:
             d.mkdir(parents=True, exist_ok=True)

@@ -325,18 +325,18 @@ def test_control_socket_is_owner_only(make_daemon):
     if not IS_ROOT:
         return
     # The spool's owner may list and act; anyone else is turned away.
-    as_owner = subprocess.run([str(mp.program("mpqueue")), "-c", str(d.conf_path), "flush"],
+    as_owner = subprocess.run([str(mp.program_for_others("mpqueue")), "-c", str(d.conf_path), "flush"],
                               user="nobody", capture_output=True, timeout=mp.timeout(30))
     assert as_owner.returncode == 0, mp.out(as_owner)
-    listing = subprocess.run([str(mp.program("mpqueue")), "-c", str(d.conf_path), "-p"],
+    listing = subprocess.run([str(mp.program_for_others("mpqueue")), "-c", str(d.conf_path), "-p"],
                              user="nobody", capture_output=True, timeout=mp.timeout(30))
     assert (listing.returncode, listing.stdout) == (0, b"Mail queue is empty\n"), mp.out(listing)
-    other = subprocess.run([str(mp.program("mpqueue")), "-c", str(d.conf_path), "flush"],
+    other = subprocess.run([str(mp.program_for_others("mpqueue")), "-c", str(d.conf_path), "flush"],
                            user="daemon", capture_output=True, timeout=mp.timeout(30))
     assert other.returncode == 2
     line = one_error_line(other)
     assert line.startswith("mpqueue: cannot reach mailprocd at ") and "Permission denied" in line, line
-    other = subprocess.run([str(mp.program("mpqueue")), "-c", str(d.conf_path), "-p"],
+    other = subprocess.run([str(mp.program_for_others("mpqueue")), "-c", str(d.conf_path), "-p"],
                            user="daemon", capture_output=True, timeout=mp.timeout(30))
     assert other.returncode == 2
     assert "Permission denied" in one_error_line(other)

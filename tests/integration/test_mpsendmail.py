@@ -21,7 +21,8 @@ HOST = "mx.test"  # myhostname of mp.Daemon's configuration
 
 def sendmail(conf_path, *args, input: bytes = b"", user: str | None = None):
     """Runs mpsendmail -C CONF ARGS... with `input` on stdin (as `user` if given)."""
-    argv = [str(mp.program("mpsendmail")), "-C", str(conf_path), *map(str, args)]
+    prog = mp.program("mpsendmail") if user is None else mp.program_for_others("mpsendmail")
+    argv = [str(prog), "-C", str(conf_path), *map(str, args)]
     if user is not None:
         argv = ["setpriv", f"--reuid={user}", f"--regid={pwd.getpwnam(user).pw_gid}", "--clear-groups"] + argv
     return mp.run(argv, input=input, limit=30)
