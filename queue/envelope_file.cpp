@@ -367,10 +367,20 @@ QueueFile parse_queue_file(std::string data) {
 }
 
 QueueFile read_queue_file(const std::filesystem::path& path, ReadMode mode) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // Never follow a link, never block on a FIFO: anything but a regular file is
+  // a QueueFileError, so the manager moves it to corrupt/ and listings warn.
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (fd.get() < 0 && errno == ELOOP)
+    throw QueueFileError(path.string() + ": not a regular file (a symbolic link)");
   if (fd.get() < 0) io_fail(errno, "open", path);
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) io_fail(errno, "stat", path);
+  if (!S_ISREG(st.st_mode))
+    throw QueueFileError(path.string() + ": not a regular file (" +
+                         (S_ISDIR(st.st_mode)    ? "a directory"
+                          : S_ISFIFO(st.st_mode) ? "a FIFO"
+                                                 : "a special file") +
+                         ")");
   auto file_size = static_cast<std::size_t>(st.st_size);
   try {
     if (mode == ReadMode::full) {

@@ -91,8 +91,10 @@ enum class ReadMode {
   envelope_only,  // header and records; the content is skipped (not read), its length checked
 };
 
-// Reads and parses a file. Throws QueueFileError ("PATH: reason") when it does
-// not parse, std::system_error when it cannot be read (e.g. it was moved away).
+// Reads and parses a file, opened without following a symlink and without blocking
+// on a FIFO. Throws QueueFileError ("PATH: reason") when it does not parse or is not
+// a regular file (symlink, FIFO, directory: the caller moves it aside),
+// std::system_error when it cannot be read (e.g. it was moved away).
 QueueFile read_queue_file(const std::filesystem::path& path, ReadMode mode = ReadMode::full);
 
 // Record lines, "\n"-terminated, ready for mp::append_synced(). `when` and

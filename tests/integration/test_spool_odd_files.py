@@ -1,0 +1,58 @@
+"""Odd files in the queue (issue 9, item 10): a FIFO, a directory and a symlink named
+like queue IDs in incoming/. None may block a file worker, hang `mpqueue -p` or stop
+SIGTERM from completing, and none is retried forever: the daemon moves each to
+corrupt/ with a warning, and other mail still flows. A symlink is never followed (root's
+`mpqueue show` must not print a file it points at)."""
+
+import os
+
+import mp
+import sinks
+
+
+def plant_odd_files(spool, target):
+    incoming = spool / "incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    fifo, folder, link = sinks.new_queue_id(), sinks.new_queue_id(), sinks.new_queue_id()
+    os.mkfifo(incoming / fifo)
+    (incoming / folder).mkdir()
+    os.symlink(target, incoming / link)
+    return {"fifo": fifo, "directory": folder, "link": link}
+
+
+def test_odd_files_go_to_corrupt_and_mail_still_flows(make_daemon, workdir):
+    secret = workdir / "secret"
+    secret.write_text("root-only secret\n")
+    secret.chmod(0o600)
+    hole = mp.ClosedPort()
+    try:
+        d = make_daemon(dict(sinks.FAST, relayhost=f"127.0.0.1:{hole.port}"), start=False)
+        d.write_conf()
+        odd = plant_odd_files(d.spool, secret)
+
+        # With the daemon stopped, the listing reads the spool itself: it returns at once.
+        r = d.tool("mpqueue", "-p", limit=15)
+        assert r.returncode == 0, mp.out(r)
+        assert "root-only secret" not in mp.out(r)
+        r = d.tool("mpqueue", "show", odd["link"], limit=15)
+        assert "root-only secret" not in mp.out(r), mp.out(r)
+
+        d.start()
+        corrupt = d.spool / "corrupt"
+        mp.wait_until(lambda: all(os.path.lexists(corrupt / q) for q in odd.values()), 20,
+                      what="the odd files in corrupt/")
+        log = d.log_text()
+        for kind, qid in odd.items():
+            assert not os.path.lexists(d.spool / "incoming" / qid), kind
+            assert f"{qid}: unreadable queue file moved to" in log, (kind, log)
+        assert os.path.islink(corrupt / odd["link"]), "the link itself is moved, not its target"
+        assert secret.read_text() == "root-only secret\n"
+
+        # Ordinary mail is still picked up and tried.
+        qid = sinks.send(d, "s@example.com", ["r@example.net"], sinks.message("still flowing"))
+        sinks.wait_status(d, qid, "deferred")
+        r = d.tool("mpqueue", "-p", limit=15)
+        assert r.returncode == 0 and qid in mp.out(r), mp.out(r)
+        # The make_daemon fixture stops it with SIGTERM and asserts a clean exit 0.
+    finally:
+        hole.close()
