@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -42,8 +43,16 @@ constexpr std::chrono::seconds kShutdownGrace{10};
 // deliver its active mail twice. The lock dies with the process (kill -9 too).
 int lock_spool(const std::filesystem::path& spooldir) {
   std::filesystem::path path = spooldir / "master.lock";
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  // Never through a link the spool's owner may have planted (root opens this file).
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+  if (fd < 0 && errno == ELOOP)
+    throw std::runtime_error(path.string() + " is a symbolic link: refusing to start");
   if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + path.string());
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw std::runtime_error(path.string() + " is not a regular file: refusing to start");
+  }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
     throw std::runtime_error("another mailprocd is running on " + spooldir.string() + " (" +

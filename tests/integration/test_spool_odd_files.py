@@ -56,3 +56,18 @@ def test_odd_files_go_to_corrupt_and_mail_still_flows(make_daemon, workdir):
         # The make_daemon fixture stops it with SIGTERM and asserts a clean exit 0.
     finally:
         hole.close()
+
+
+def test_a_symlink_as_master_lock_is_fatal(make_daemon, workdir):
+    """Root opens master.lock: a link planted there by the spool's owner must not be
+    followed (it would create or lock a file of root's choosing elsewhere)."""
+    elsewhere = workdir / "not-the-spool"
+    d = make_daemon(start=False)
+    d.write_conf()
+    for sub in ("incoming", "active", "deferred", "hold", "archive", "corrupt", "tmp"):
+        (d.spool / sub).mkdir(parents=True, exist_ok=True)
+    os.symlink(elsewhere, d.spool / "master.lock")
+    r = mp.run([str(mp.program("mailprocd")), "-c", str(d.conf_path)], limit=20)
+    assert r.returncode != 0, mp.out(r)
+    assert f"{d.spool / 'master.lock'} is a symbolic link" in mp.out(r), mp.out(r)
+    assert not elsewhere.exists(), "the link was followed"
