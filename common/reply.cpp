@@ -43,12 +43,21 @@ std::string Reply::wire() const {
   return out;
 }
 
+std::string Reply::joined_text() const {
+  std::string out;
+  for (const auto& l : text_lines(text)) {
+    if (l.empty()) continue;
+    if (!out.empty()) out += ' ';
+    out += l;
+  }
+  return out;
+}
+
 std::string Reply::line() const {
   std::string out = std::to_string(code);
   if (!status.empty()) out += " " + status;
-  for (const auto& l : text_lines(text)) {
-    if (!l.empty()) out += " " + l;
-  }
+  std::string joined = joined_text();
+  if (!joined.empty()) out += " " + joined;
   return out;
 }
 

@@ -16,6 +16,8 @@ struct Reply {
   std::string wire() const;
   // One line for logs and NDRs: "451 4.3.0 text" (lines joined with a space).
   std::string line() const;
+  // The text's non-empty lines joined by single spaces (what line() puts after the status).
+  std::string joined_text() const;
   bool positive() const { return code >= 200 && code < 400; }
   bool temporary() const { return code >= 400 && code < 500; }
   bool permanent() const { return code >= 500; }

@@ -54,13 +54,11 @@ Reply remote_reason(const Reply& server, std::string_view peer, std::string_view
 
 Reply own_reason(const Reply& ours) {
   if (ours.code == 0) return ours;
-  return Reply{0, derived_status(ours), reason_text(Reply{0, "", ours.text})};
+  return Reply{0, derived_status(ours), ours.joined_text()};
 }
 
 std::string reason_text(const Reply& r) {
-  if (r.code != 0) return r.line();
-  std::string line = Reply{0, "", r.text}.line();  // "0 line line ..."
-  return line.size() > 2 ? line.substr(2) : std::string();
+  return r.code != 0 ? r.line() : r.joined_text();
 }
 
 std::string remote_reply_of(const Reply& r) {

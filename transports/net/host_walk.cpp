@@ -43,11 +43,16 @@ Outcome failure_outcome(const Reply& r) {
   return r.permanent() ? Outcome::permfail : Outcome::tempfail;
 }
 
-// A failed session as a reason in Postfix's words (queue/delivery_log.hpp): "host
-// NAME[ip] said: 421 ... (in reply to RCPT TO command)", or our own text, code 0.
+// A failure as a reason in Postfix's words (queue/delivery_log.hpp): "host NAME[ip]
+// said: 421 ... (in reply to RCPT TO command)" when the host answered, else our own
+// text; code 0 either way.
+Reply reason_of(bool remote, const Reply& reply, const std::string& name_addr,
+                const std::string& command) {
+  return remote ? queue::remote_reason(reply, name_addr, command) : queue::own_reason(reply);
+}
+
 Reply reason_of(const SessionFailure& f, const std::string& name_addr) {
-  return f.remote ? queue::remote_reason(f.reply, name_addr, f.command)
-                  : queue::own_reason(f.reply);
+  return reason_of(f.remote, f.reply, name_addr, f.command);
 }
 
 // The same as one line, for the log line about skipping the host.
@@ -392,9 +397,9 @@ class Walk {
     for (std::size_t j = 0; j < idx.size() && j < rs.size(); ++j) {
       const ClientResult& r = rs[j];
       if (!r.decided) continue;
-      Reply why = r.outcome == Outcome::ok ? r.reply
-                  : r.remote ? queue::remote_reason(r.reply, conn->name_addr(), r.command)
-                             : queue::own_reason(r.reply);
+      Reply why = r.outcome == Outcome::ok
+                      ? r.reply
+                      : reason_of(r.remote, r.reply, conn->name_addr(), r.command);
       if (r.outcome == Outcome::tempfail && r.remote) {
         // A 4xx from this host: another host may take it; if none does, this is the answer.
         soft_[idx[j]] = RecipientResult{r.outcome, why, conn->relay()};
