@@ -2,9 +2,11 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <stdexcept>
 #include <system_error>
 #include <vector>
@@ -24,13 +26,20 @@ bool running_as_root() {
   return geteuid() == 0;
 }
 
-void chown_tree(const std::filesystem::path& dir, const UnixUser& user) {
-  auto own = [&](const std::filesystem::path& p) {
-    if (::lchown(p.c_str(), user.uid, user.gid) != 0)
-      throw std::system_error(errno, std::generic_category(), "chown " + p.string());
-  };
-  own(dir);
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) own(entry.path());
+bool become_owner_of(const std::filesystem::path& dir, std::string& why) {
+  if (!running_as_root()) return true;
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno == ENOENT) return true;  // nothing to read: the caller says so its own way
+    why = dir.string() + ": " + std::strerror(errno);
+    return false;
+  }
+  if (st.st_uid == 0) return true;
+  if (::setgroups(0, nullptr) != 0 || ::setgid(st.st_gid) != 0 || ::setuid(st.st_uid) != 0) {
+    why = "cannot become the owner of " + dir.string() + ": " + std::strerror(errno);
+    return false;
+  }
+  return true;
 }
 
 void drop_privileges(const UnixUser& user) {

@@ -21,8 +21,11 @@ UnixUser lookup_user(const std::string& name);
 
 bool running_as_root();
 
-// chown -R of `dir` to the user (used on the spool when started as root).
-void chown_tree(const std::filesystem::path& dir, const UnixUser& user);
+// Root working in a directory it does not own (the spool) first becomes that
+// directory's owner for good, so it can read and write only what that user
+// could: nothing a link inside could point at. A no-op when not root or when
+// root owns the directory. False, with `why`, when it cannot.
+bool become_owner_of(const std::filesystem::path& dir, std::string& why);
 
 // setgroups/setgid/setuid to the user, irrevocably; throws when any step fails
 // or when root could be regained afterwards.

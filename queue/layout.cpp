@@ -1,12 +1,18 @@
 #include "queue/layout.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <stdexcept>
+#include <string>
 #include <system_error>
 #include <vector>
 
 #include "common/atomic_file.hpp"
+#include "common/unique_fd.hpp"
 
 namespace mp::queue {
 namespace {
@@ -48,7 +54,50 @@ void make_dir_recursive(const fs::path& p, mode_t mode) {
   if (make_dir(p, mode)) fsync_dir(parent_or_dot(p));
 }
 
+// Removes every entry below the directory `dir_fd` (path `p`, for messages),
+// never following a link: a link is removed, not its target.
+void remove_below(int dir_fd, const fs::path& p, int depth);
+
+void remove_entry(int dir_fd, const std::string& entry, const fs::path& p, int depth) {
+  if (::unlinkat(dir_fd, entry.c_str(), 0) == 0 || errno == ENOENT) return;
+  if (errno != EISDIR) fail(errno, "unlink", p);
+  int fd = ::openat(dir_fd, entry.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) fail(errno, "open", p);
+  UniqueFd sub(fd);
+  remove_below(sub.get(), p, depth + 1);
+  if (::unlinkat(dir_fd, entry.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
+    fail(errno, "rmdir", p);
+}
+
+std::vector<std::string> entries_of(int dir_fd, const fs::path& p) {
+  int fd = ::dup(dir_fd);
+  if (fd < 0) fail(errno, "dup", p);
+  DIR* dir = ::fdopendir(fd);
+  if (dir == nullptr) {
+    int err = errno;
+    ::close(fd);
+    fail(err, "opendir", p);
+  }
+  ::rewinddir(dir);
+  std::vector<std::string> names;  // collected first: no removal while reading the directory
+  while (dirent* e = ::readdir(dir)) {
+    std::string_view n = e->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
+  }
+  ::closedir(dir);
+  return names;
+}
+
+void remove_below(int dir_fd, const fs::path& p, int depth) {
+  if (depth > 64) fail(ELOOP, "remove", p);  // bounded: tmp/ only ever holds files
+  for (const std::string& n : entries_of(dir_fd, p)) remove_entry(dir_fd, n, p / n, depth);
+}
+
 }  // namespace
+
+void create_directories_durably(const fs::path& dir, unsigned mode) {
+  make_dir_recursive(dir, static_cast<mode_t>(mode));
+}
 
 std::string_view name(SubQueue q) {
   switch (q) {
@@ -88,13 +137,14 @@ void Layout::create() const {
 }
 
 std::size_t Layout::purge_tmp() const {
-  std::error_code ec;
-  fs::directory_iterator it(tmp(), ec);
-  if (ec == std::errc::no_such_file_or_directory) return 0;
-  if (ec) throw std::system_error(ec, "opendir " + tmp().string());
-  std::vector<fs::path> leftovers;  // collected first: no removal while reading the directory
-  for (const fs::directory_entry& entry : it) leftovers.push_back(entry.path());
-  for (const fs::path& p : leftovers) fs::remove_all(p);  // throws fs::filesystem_error
+  int fd = ::open(tmp().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) return 0;
+  if (fd < 0 && errno == ELOOP)
+    throw std::runtime_error(tmp().string() + " is a symbolic link: refusing to purge it");
+  if (fd < 0) fail(errno, "open", tmp());
+  UniqueFd tmp_fd(fd);
+  std::vector<std::string> leftovers = entries_of(tmp_fd.get(), tmp());
+  for (const std::string& n : leftovers) remove_entry(tmp_fd.get(), n, tmp() / n, 0);
   return leftovers.size();
 }
 

@@ -18,6 +18,11 @@ inline constexpr std::array<SubQueue, 6> all_sub_queues{SubQueue::incoming, SubQ
 std::string_view name(SubQueue q);                               // "incoming", "active", ...
 std::optional<SubQueue> parse_sub_queue(std::string_view name);  // inverse of name()
 
+// Creates `dir` and its missing ancestors (those with mode 0755) and fsyncs
+// every new entry. Throws std::system_error naming the path (also when a path
+// on the way is not a directory).
+void create_directories_durably(const std::filesystem::path& dir, unsigned mode);
+
 class Layout {
  public:
   explicit Layout(std::filesystem::path root) : root_(std::move(root)) {}
@@ -36,6 +41,7 @@ class Layout {
   void create() const;
   // Removes everything in tmp/ (left by a crash before commit). Returns how many.
   // Call only while no Writer uses this spool (at start-up). A missing tmp/ is 0.
+  // Works on descriptors and never follows a link (tmp/ itself a link: error).
   std::size_t purge_tmp() const;
 
  private:

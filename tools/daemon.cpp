@@ -21,8 +21,10 @@
 
 #include "common/log.hpp"
 #include "common/privileges.hpp"
+#include "common/unique_fd.hpp"
 #include "queue/layout.hpp"
 #include "queue/manager/manager.hpp"
+#include "queue/spool_owner.hpp"
 #include "queue/writer.hpp"
 #include "rewrite/router.hpp"
 #include "smtpd/net/metrics_http.hpp"
@@ -41,17 +43,18 @@ constexpr std::chrono::seconds kShutdownGrace{10};
 
 // One daemon per spool: a second one must not purge the first one's tmp/ nor
 // deliver its active mail twice. The lock dies with the process (kill -9 too).
-int lock_spool(const std::filesystem::path& spooldir) {
+int lock_spool(int root_fd, const std::filesystem::path& spooldir) {
   std::filesystem::path path = spooldir / "master.lock";
   // Never through a link the spool's owner may have planted (root opens this file).
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+  int fd = ::openat(root_fd, "master.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+                    0600);
   if (fd < 0 && errno == ELOOP)
     throw std::runtime_error(path.string() + " is a symbolic link: refusing to start");
   if (fd < 0) throw std::system_error(errno, std::generic_category(), "open " + path.string());
   struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw std::runtime_error(path.string() + " is not a regular file: refusing to start");
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+    ::close(fd);  // a hard link could name a file of root's elsewhere
+    throw std::runtime_error(path.string() + " is not a plain file: refusing to start");
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
@@ -59,6 +62,24 @@ int lock_spool(const std::filesystem::path& spooldir) {
                              path.string() + " is locked)");
   }
   return fd;
+}
+
+// Creates what is missing of the spool and locks it. Started as root, this
+// works on descriptors only and changes the owner of nothing already inside
+// (queue/spool_owner.hpp); otherwise the spool is simply made.
+int open_spool(const queue::Layout& layout, const std::optional<UnixUser>& user) {
+  if (!user) {
+    layout.create();
+    UniqueFd root(::open(layout.root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (root.get() < 0)
+      throw std::system_error(errno, std::generic_category(), "open " + layout.root().string());
+    return lock_spool(root.get(), layout.root());
+  }
+  queue::SpoolOwner owner{user->name, user->uid, user->gid};
+  UniqueFd root = queue::prepare_spool_root(layout, owner);
+  int lock = lock_spool(root.get(), layout.root());  // before anything inside is touched
+  queue::prepare_sub_queues(root.get(), layout, owner);
+  return lock;
 }
 
 }  // namespace
@@ -70,11 +91,7 @@ int run_daemon(const Config& config) {
   if (running_as_root()) user = lookup_user(config.user);
 
   queue::Layout layout(config.spooldir);
-  layout.create();
-  int spool_lock = lock_spool(config.spooldir);  // held until exit
-  if (user) chown_tree(config.spooldir, *user);
-  if (std::size_t purged = layout.purge_tmp())
-    log::info("master", "removed " + std::to_string(purged) + " uncommitted file(s) from tmp/");
+  int spool_lock = open_spool(layout, user);  // held until exit
 
   // Two event loops: the SMTP front end (this thread) and the queue manager with
   // the network transports (its own thread). Blocking disk work runs on pools.
@@ -102,6 +119,9 @@ int run_daemon(const Config& config) {
   std::optional<smtpd::MetricsServer> metrics;  // binds now, serves from a thread of its own
   if (config.metrics_listen) metrics.emplace(*config.metrics_listen, config.spooldir);
   if (user) drop_privileges(*user);  // process-wide, every thread included
+  // As the spool's owner: nothing root does may follow what that user controls.
+  if (std::size_t purged = layout.purge_tmp())
+    log::info("master", "removed " + std::to_string(purged) + " uncommitted file(s) from tmp/");
 
   queue::Manager manager(
       qmgr_io, layout, writer, queue::ManagerSettings::from(config), router,

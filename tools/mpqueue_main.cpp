@@ -14,6 +14,7 @@
 #include <system_error>
 
 #include "common/config.hpp"
+#include "common/privileges.hpp"
 #include "queue/envelope_file.hpp"
 #include "queue/layout.hpp"
 #include "queue/queue_id.hpp"
@@ -34,6 +35,8 @@ int fail(int status, const std::string& text) {
 }
 
 int list(const mp::Config& config, bool json) {
+  std::string why;  // root reads as the spool's owner: never through a link planted there
+  if (!mp::become_owner_of(config.spooldir, why)) return fail(2, "cannot read the queue: " + why);
   mp::queue::Layout layout(config.spooldir);
   mp::listing::Scan scan;
   try {
@@ -50,6 +53,8 @@ int list(const mp::Config& config, bool json) {
 
 int show(const mp::Config& config, const std::string& id) {
   if (!mp::queue::is_valid_queue_id(id)) return fail(1, "bad queue ID '" + id + "'");
+  std::string why;  // as in list()
+  if (!mp::become_owner_of(config.spooldir, why)) return fail(2, "cannot read the queue: " + why);
   mp::queue::Layout layout(config.spooldir);
   for (int tries = 0; tries < 10; ++tries) {  // it may move on while we look
     std::optional<SubQueue> where = mp::listing::locate(layout, id);

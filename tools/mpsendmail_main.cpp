@@ -10,7 +10,6 @@
 //    where the daemon, not the user, writes the spool.
 // Exit statuses are sendmail's (sysexits.h): 0 only once durably queued.
 #include <fcntl.h>
-#include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -29,6 +28,7 @@
 #include "common/log.hpp"
 #include "common/privileges.hpp"
 #include "queue/layout.hpp"
+#include "queue/spool_owner.hpp"
 #include "queue/writer.hpp"
 #include "tools/submission.hpp"
 #include "tools/submit_client.hpp"
@@ -115,30 +115,26 @@ bool become_spool_writer(const mp::Config& config, std::string& why) {
   if (mp::running_as_root()) {
     if (::stat(spool.c_str(), &st) != 0 && errno == ENOENT) {
       try {
-        mp::queue::Layout(spool).create();
         std::optional<mp::UnixUser> owner;
         try {
           owner = mp::lookup_user(config.user);
         } catch (const std::runtime_error&) {
           // no such user: the spool stays root's, as a daemon run as root would leave it
         }
-        if (owner) mp::chown_tree(spool, *owner);
+        mp::queue::Layout layout(spool);
+        if (owner) {  // made the owner's on descriptors, as mailprocd does (queue/spool_owner)
+          mp::queue::SpoolOwner who{owner->name, owner->uid, owner->gid};
+          mp::UniqueFd root = mp::queue::prepare_spool_root(layout, who);
+          mp::queue::prepare_sub_queues(root.get(), layout, who);
+        } else {
+          layout.create();
+        }
       } catch (const std::exception& e) {
         why = e.what();
         return false;
       }
     }
-    if (::stat(spool.c_str(), &st) != 0) {
-      why = spool.string() + ": " + std::strerror(errno);
-      return false;
-    }
-    if (st.st_uid != 0) {
-      if (::setgroups(0, nullptr) != 0 || ::setgid(st.st_gid) != 0 || ::setuid(st.st_uid) != 0) {
-        why = std::string("cannot become the spool's owner: ") + std::strerror(errno);
-        return false;
-      }
-    }
-    return true;
+    return mp::become_owner_of(spool, why);
   }
   for (const std::filesystem::path& dir : {spool / "tmp", spool / "incoming"}) {
     if (::access(dir.c_str(), W_OK | X_OK) != 0) {

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -626,6 +627,18 @@ class Daemon:
         self.term_sent = self.reaped = False
 
     # -- configuration
+
+    def make_spool(self) -> Path:
+        """Creates the spool and its sub-queues before a start, as a running daemon
+        would leave them: owned by the user it drops to when root (mailprocd never
+        changes the owner of anything already inside a spool)."""
+        for sub in (*SUBQUEUES, "tmp"):
+            (self.spool / sub).mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam(self.conf.get("user") or "nobody")
+            for p in (self.spool, *(self.spool / sub for sub in (*SUBQUEUES, "tmp"))):
+                os.chown(p, pw.pw_uid, pw.pw_gid)
+        return self.spool
 
     def write_conf(self) -> Path:
         conf = dict(self.conf)

@@ -7,6 +7,7 @@ in incoming/ before the daemon starts is delivered too."""
 import collections
 import email
 import email.policy
+import os
 import shutil
 import smtplib
 import threading
@@ -186,8 +187,11 @@ def test_queue_file_from_a_first_run_is_delivered_by_a_second(workdir, make_daem
 
     sink = make_sink("relay")
     second = make_daemon(dict(sinks.FAST, relayhost=sink.hostport), start=False)
-    (second.spool / "incoming").mkdir(parents=True)
+    second.make_spool()  # the operator moves a file in as the spool's owner would
     shutil.copyfile(src, second.spool / "incoming" / qid)
+    shutil.copystat(src, second.spool / "incoming" / qid)
+    st = (second.spool / "incoming").stat()
+    os.chown(second.spool / "incoming" / qid, st.st_uid, st.st_gid)
     second.start()
     sinks.wait_removed(second, qid)
     (t,) = sink.delivered()

@@ -17,6 +17,9 @@ def plant_odd_files(spool, target):
     os.mkfifo(incoming / fifo)
     (incoming / folder).mkdir()
     os.symlink(target, incoming / link)
+    st = incoming.stat()  # planted by the spool's owner, as a local attacker would
+    for name in (fifo, folder, link):
+        os.lchown(incoming / name, st.st_uid, st.st_gid)
     return {"fifo": fifo, "directory": folder, "link": link}
 
 
@@ -28,7 +31,7 @@ def test_odd_files_go_to_corrupt_and_mail_still_flows(make_daemon, workdir):
     try:
         d = make_daemon(dict(sinks.FAST, relayhost=f"127.0.0.1:{hole.port}"), start=False)
         d.write_conf()
-        odd = plant_odd_files(d.spool, secret)
+        odd = plant_odd_files(d.make_spool(), secret)
 
         # With the daemon stopped, the listing reads the spool itself: it returns at once.
         r = d.tool("mpqueue", "-p", limit=15)
@@ -64,8 +67,7 @@ def test_a_symlink_as_master_lock_is_fatal(make_daemon, workdir):
     elsewhere = workdir / "not-the-spool"
     d = make_daemon(start=False)
     d.write_conf()
-    for sub in ("incoming", "active", "deferred", "hold", "archive", "corrupt", "tmp"):
-        (d.spool / sub).mkdir(parents=True, exist_ok=True)
+    d.make_spool()
     os.symlink(elsewhere, d.spool / "master.lock")
     r = mp.run([str(mp.program("mailprocd")), "-c", str(d.conf_path)], limit=20)
     assert r.returncode != 0, mp.out(r)

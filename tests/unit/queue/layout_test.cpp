@@ -98,5 +98,31 @@ TEST(Layout, PurgeTmpOfMissingSpoolIsZero) {
   EXPECT_EQ(Layout(t.path() / "nothing").purge_tmp(), 0u);
 }
 
+TEST(Layout, PurgeTmpRemovesLinksNotWhatTheyPointAt) {
+  TempDir t;
+  Layout l(t.path() / "spool");
+  l.create();
+  fs::create_directory(t.path() / "outside");
+  std::ofstream(t.path() / "outside" / "keep") << "not the spool's";
+  fs::create_directory_symlink(t.path() / "outside", l.tmp() / "link");
+  fs::create_directory(l.tmp() / "dir");
+  fs::create_directory_symlink(t.path() / "outside", l.tmp() / "dir" / "inner-link");
+  EXPECT_EQ(l.purge_tmp(), 2u);
+  EXPECT_TRUE(fs::is_empty(l.tmp()));
+  EXPECT_TRUE(fs::exists(t.path() / "outside" / "keep"));
+}
+
+TEST(Layout, PurgeTmpRefusesATmpThatIsALink) {
+  TempDir t;
+  Layout l(t.path() / "spool");
+  l.create();
+  fs::remove(l.tmp());
+  fs::create_directory(t.path() / "outside");
+  std::ofstream(t.path() / "outside" / "keep") << "x";
+  fs::create_directory_symlink(t.path() / "outside", l.tmp());
+  EXPECT_THROW(l.purge_tmp(), std::runtime_error);
+  EXPECT_TRUE(fs::exists(t.path() / "outside" / "keep"));
+}
+
 }  // namespace
 }  // namespace mp::queue
