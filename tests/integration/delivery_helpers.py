@@ -79,6 +79,8 @@ def write_queue_file(spool, subqueue: str, qid: str, data: bytes) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     tmp = d / f".{qid}.writing"
     tmp.write_bytes(data)
+    st = d.stat()  # the spool owner's file, as mpsendmail or the daemon would leave it
+    os.chown(tmp, st.st_uid, st.st_gid)
     os.replace(tmp, d / qid)
     return d / qid
 

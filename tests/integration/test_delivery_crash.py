@@ -163,6 +163,7 @@ def test_kill9_during_delivery_loses_no_acknowledged_message(make_daemon, make_s
 def test_queue_file_written_into_incoming_before_start_is_delivered(make_daemon, make_sink):
     sink = make_sink("relay")
     d = make_daemon(dict(sinks.FAST, relayhost=sink.hostport), start=False)
+    d.make_spool()
     qid = sinks.new_queue_id()
     content = (b"Received: from writer.test (localhost [127.0.0.1])\r\n\tby elsewhere (test) id x;"
                b" Sun, 22 Nov 2026 10:00:00 +0000\r\n") + sinks.message("left in incoming", b"from disk\r\n")
