@@ -24,6 +24,7 @@ SMUGGLED = (b"Subject: smuggle\r\nFrom: <s@example.com>\r\n\r\nA\r.\r\n"
 
 
 def queue_smuggled(d, rcpt="r@example.net"):
+    d.make_spool()
     qid = sinks.new_queue_id()
     sinks.write_queue_file(d.spool, "incoming", qid,
                            sinks.queue_file_bytes(qid, "s@example.com", [rcpt], SMUGGLED))
