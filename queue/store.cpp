@@ -74,12 +74,16 @@ std::int64_t Store::next_attempt(SubQueue q, std::string_view id) const {
   return st.st_mtim.tv_sec;
 }
 
-std::vector<std::string> Store::list(SubQueue q) const {
+std::vector<std::string> Store::list(SubQueue q, std::vector<std::string>* strangers) const {
   std::vector<std::string> ids;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(layout_.dir(q), ec)) {
     std::string name = entry.path().filename().string();
-    if (is_valid_queue_id(name)) ids.push_back(std::move(name));
+    if (is_valid_queue_id(name)) {
+      ids.push_back(std::move(name));
+    } else if (strangers) {
+      strangers->push_back(entry.path().string());
+    }
   }
   if (ec) throw std::system_error(ec, "list " + layout_.dir(q).string());
   return ids;

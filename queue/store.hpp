@@ -44,8 +44,9 @@ class Store {
   // The next attempt time is kept as the file's mtime (as Postfix does).
   void set_next_attempt(SubQueue q, std::string_view id, std::int64_t epoch);
   std::int64_t next_attempt(SubQueue q, std::string_view id) const;  // mtime; -1 when gone
-  // Queue IDs in a sub-queue (names that are not queue IDs are skipped).
-  std::vector<std::string> list(SubQueue q) const;
+  // Queue IDs in a sub-queue. Names that are not queue IDs are skipped (left
+  // where they are) and, when `strangers` is given, added to it as full paths.
+  std::vector<std::string> list(SubQueue q, std::vector<std::string>* strangers = nullptr) const;
   // Moves an unreadable file to corrupt/ (never deletes it); returns the new path.
   std::filesystem::path quarantine(SubQueue q, std::string_view id);
 

@@ -126,6 +126,7 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
   TransportSelector select;
   asio::system_timer retry_timer;
   asio::system_timer scan_timer;
+  std::set<std::string> warned_strangers;  // odd names in the queue, warned about once
   Scheduler scheduler;
   std::set<std::string> in_flight;  // loading, delivering or finishing
   std::map<std::string, std::unique_ptr<Message>> active;
@@ -678,17 +679,22 @@ struct Manager::Impl : std::enable_shared_from_this<Manager::Impl> {
     on_files([self = shared_from_this()] {
       std::vector<std::string> found;  // to activate
       std::vector<std::pair<std::string, std::int64_t>> deferred;
+      std::vector<std::string> strangers;  // names that are not queue IDs
       try {
         for (SubQueue q : {SubQueue::active, SubQueue::incoming}) {
-          auto ids = self->store.list(q);
+          auto ids = self->store.list(q, &strangers);
           found.insert(found.end(), ids.begin(), ids.end());
         }
-        for (const std::string& id : self->store.list(SubQueue::deferred))
+        for (const std::string& id : self->store.list(SubQueue::deferred, &strangers))
           deferred.emplace_back(id, self->store.next_attempt(SubQueue::deferred, id));
       } catch (const std::exception& e) {
         log::error("qmgr", std::string("queue scan failed: ") + e.what());
       }
-      self->on_io([self, found = std::move(found), deferred = std::move(deferred)] {
+      self->on_io([self, found = std::move(found), deferred = std::move(deferred),
+                   strangers = std::move(strangers)] {
+        for (const std::string& path : strangers)  // once per name, not every scan
+          if (self->warned_strangers.insert(path).second)
+            log::warning("qmgr", path + ": not a queue ID; left alone");
         for (const auto& [id, when] : deferred)
           if (!self->in_flight.count(id) && when >= 0 && !self->scheduler.contains(id))
             self->scheduler.add(id, when);

@@ -73,3 +73,24 @@ def test_a_symlink_as_master_lock_is_fatal(make_daemon, workdir):
     assert r.returncode != 0, mp.out(r)
     assert f"{d.spool / 'master.lock'} is a symbolic link" in mp.out(r), mp.out(r)
     assert not elsewhere.exists(), "the link was followed"
+
+
+def test_names_that_are_not_queue_ids_are_warned_about_once_and_left(make_daemon):
+    d = make_daemon(dict(sinks.FAST), start=False)
+    d.write_conf()
+    spool = d.make_spool()
+    odd = [spool / "incoming" / "README", spool / "deferred" / "backup.tar"]
+    for p in odd:
+        p.write_text("not mail\n")
+    d.start()
+    for p in odd:
+        mp.wait_until(lambda: f"warning: {p}: not a queue ID; left alone" in d.log_text(), 20,
+                      what=f"the warning about {p.name}")
+    r = d.tool("mpqueue", "-p", limit=15)
+    assert r.returncode == 0 and "README" not in mp.out(r), mp.out(r)
+    # Mail still flows; two attempts of it (retry_min 1 s) span more 1 s queue scans.
+    qid = sinks.send(d, "s@example.com", ["r@example.net"], sinks.message("after the odd names"))
+    mp.wait_until(lambda: len(sinks.deliveries(d, qid)) >= 2, 20, what="a second attempt")
+    for p in odd:
+        assert p.read_text() == "not mail\n"
+        assert d.log_text().count(f"warning: {p}: not a queue ID") == 1
