@@ -70,7 +70,8 @@ install: build
 	install -s -m 0755 $(BUILD)/bin/mailprocd $(DESTDIR)$(PREFIX)/sbin/mailprocd
 	install -s -m 0755 $(BUILD)/bin/mpqueue $(BUILD)/bin/mpsendmail $(DESTDIR)$(PREFIX)/bin/
 	for f in doc/man/*.[158]; do install -m 0644 $$f $(DESTDIR)$(PREFIX)/share/man/man$${f##*.}/; done
-	sed -e 's|@SBINDIR@|$(PREFIX)/sbin|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' etc/mailprocd.service \
+	sed -e 's|@SBINDIR@|$(PREFIX)/sbin|g' -e 's|@BINDIR@|$(PREFIX)/bin|g' \
+	  -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' etc/mailprocd.service \
 	  > $(DESTDIR)$(UNITDIR)/mailprocd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/mailprocd.service
 	@for f in mailprocd.conf transport variables rewrite users; do \

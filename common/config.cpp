@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 
+#include "common/config_keys.hpp"
 #include "common/duration.hpp"
 
 namespace mp {
@@ -396,10 +397,21 @@ std::string system_hostname() {
   return name;
 }
 
+// The defaults of the key table, through the same parsers as the file's lines.
 Config base_defaults() {
-  Config c;
-  c.mynetworks = {*Cidr::parse("127.0.0.0/8"), *Cidr::parse("[::1]/128")};
-  return c;
+  static const Config defaults = [] {
+    Config c;
+    for (const ConfigKey& key : config_keys()) {
+      auto it = setters().find(key.name);
+      if (it == setters().end())
+        throw std::logic_error("no parser for key " + std::string(key.name));
+      if (key.default_text.empty()) continue;
+      std::string err = it->second(c, key.name, key.default_text, fs::path("/"));
+      if (!err.empty()) throw std::logic_error("default of " + std::string(key.name) + ": " + err);
+    }
+    return c;
+  }();
+  return defaults;
 }
 
 }  // namespace
@@ -479,13 +491,24 @@ Config default_config() {
 }
 
 Config load_config(const fs::path& file) {
-  std::vector<ConfigLine> lines = read_config_lines(file);  // throws "FILE: cannot read: ..."
-  const std::string name = file.string();
+  std::vector<std::string> errors;
+  Config c = load_config_collecting(file, errors);
+  if (!errors.empty()) throw ConfigError(std::move(errors));
+  return c;
+}
+
+Config load_config_collecting(const fs::path& file, std::vector<std::string>& errors) {
   Config c = base_defaults();
   c.file = fs::absolute(file).lexically_normal();
+  std::vector<ConfigLine> lines;
+  try {
+    lines = read_config_lines(file);
+  } catch (const ConfigError& e) {  // "FILE: cannot read: ..."
+    errors.insert(errors.end(), e.errors().begin(), e.errors().end());
+    lines.clear();
+  }
+  const std::string name = file.string();
   const fs::path dir = c.file.parent_path();
-
-  std::vector<std::string> errors;
   std::map<std::string, int, std::less<>> seen;  // key → line
   auto error_at = [&](int line, const std::string& what) {
     errors.push_back(name + ":" + std::to_string(line) + ": " + what);
@@ -509,7 +532,8 @@ Config load_config(const fs::path& file) {
       continue;
     }
     auto it = setters().find(key);
-    if (it == setters().end()) {
+    // A key needs its parser and its entry in the key table (default, reload behaviour).
+    if (it == setters().end() || !find_config_key(key)) {
       error_at(line.number, "unknown key '" + std::string(key) + "'");
       continue;
     }
@@ -520,7 +544,11 @@ Config load_config(const fs::path& file) {
     }
     seen.emplace(std::string(key), line.number);
     std::string err = it->second(c, key, value, dir);
-    if (!err.empty()) error_at(line.number, err);
+    if (err.empty()) {
+      c.set_in_file.emplace(std::string(key), std::string(value));
+    } else {
+      error_at(line.number, err);
+    }
   }
 
   // Cross-key checks, reported at the line of the key that completes the conflict.
@@ -549,8 +577,6 @@ Config load_config(const fs::path& file) {
       break;
     }
   }
-  if (!errors.empty()) throw ConfigError(std::move(errors));
-
   if (c.myhostname.empty()) c.myhostname = system_hostname();
   if (c.control_socket.empty()) c.control_socket = c.spooldir / "control";
   return c;

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,6 +46,8 @@ enum class SpamFailure { defer, pass };
 
 struct Config {
   std::filesystem::path file;  // the config file itself (absolute)
+  // Each key the file sets, with its value as written (trimmed): `mailprocd config`.
+  std::map<std::string, std::string, std::less<>> set_in_file;
 
   std::string myhostname;  // default: the system host name
   // The text after `220 ` in the SMTP greeting; $myhostname (or ${myhostname}) is expanded.
@@ -99,7 +102,12 @@ struct Config {
 // with one "FILE: cannot read: ..." line.
 Config load_config(const std::filesystem::path& file);
 
-// Defaults only (no file), with myhostname set from the system.
+// For `mailprocd check`: the same load, but the errors are appended to `errors` and
+// the keys that parsed are kept, so the map files they name can be checked too.
+Config load_config_collecting(const std::filesystem::path& file, std::vector<std::string>& errors);
+
+// Defaults only (no file), with myhostname set from the system. The defaults are
+// those of the key table (common/config_keys.hpp).
 Config default_config();
 
 }  // namespace mp

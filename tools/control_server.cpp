@@ -159,12 +159,14 @@ struct ControlConnection : std::enable_shared_from_this<ControlConnection> {
     if (request.command == Command::reload) {
       if (!server->reload) return fail("reload is not available");
       log::info("master", "reload requested through the control socket");
-      server->reload([self = shared_from_this()](bool ok, std::vector<std::string> errors) {
+      server->reload([self = shared_from_this()](ReloadResult result) {
         Response r;
-        if (!ok) {
+        if (result.ok) {
+          r.messages = std::move(result.notices);
+        } else {
           r.ok = false;
-          r.messages = std::move(errors);
-          r.error = "reload refused, the old rules are kept";
+          r.messages = std::move(result.errors);
+          r.error = "reload refused, the old settings are kept";
         }
         self->respond(r);
       });

@@ -24,9 +24,15 @@
 
 namespace mp::control {
 
-// The daemon's reload: runs it, then calls back on the io_context with the result
-// (ok, or the "FILE:LINE: ..." errors that made it keep the old rules).
-using ReloadFn = std::function<void(std::function<void(bool ok, std::vector<std::string> errors)>)>;
+// What a reload did: applied (ok, with notices such as "listen changed: takes effect
+// at restart"), or refused with the "FILE:LINE: ..." errors that kept the old settings.
+struct ReloadResult {
+  bool ok = false;
+  std::vector<std::string> errors;
+  std::vector<std::string> notices;
+};
+// The daemon's reload: runs it, then calls back on the io_context with the result.
+using ReloadFn = std::function<void(std::function<void(ReloadResult)>)>;
 
 struct ServerImpl;
 

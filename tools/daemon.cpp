@@ -30,12 +30,11 @@
 #include "smtpd/net/metrics_http.hpp"
 #include "smtpd/net/server.hpp"
 #include "tools/control_server.hpp"
+#include "tools/reload.hpp"
 #include "tools/submit_server.hpp"
 #include "tools/transports.hpp"
 
 namespace mp {
-
-using ReloadFn = std::function<void(std::function<void(bool ok, std::vector<std::string> errors)>)>;
 
 namespace {
 
@@ -103,8 +102,9 @@ int run_daemon(const Config& config) {
   std::unique_ptr<submit::Server> submit_server =
       submit::start_server(io, config.submit_socket, writer, config);
   std::shared_ptr<const rewrite::Router> current_router = router;
+  std::shared_ptr<const Config> running = std::make_shared<const Config>(config);  // io thread
   smtpd::Server server(
-      io, config, writer, [&current_router](const Address& sender, const Address& rcpt) {
+      io, running, writer, [&current_router](const Address& sender, const Address& rcpt) {
         std::shared_ptr<const rewrite::Router> r = std::atomic_load(&current_router);
         rewrite::Route route = r->resolve(sender, rcpt);
         if (!route.reject && route.hop.kind == rewrite::HopKind::error) {
@@ -164,33 +164,37 @@ int run_daemon(const Config& config) {
     });
   });
   // Reload (SIGHUP, `mpqueue reload`): the config and every map file are read and
-  // validated as a whole off the event loop; on any error the old rules stay.
+  // validated as a whole off the event loop (tools/reload.hpp); on any error nothing
+  // changes. Then, here on the front end's loop, every part takes what it can: new SMTP
+  // sessions and the submit socket the new Config, routing the new Router, the queue
+  // manager its settings. The keys only a restart applies are named in the reply and log.
   std::thread reloader;  // one reload at a time; joined before the next and at exit
-  ReloadFn reload = [&](std::function<void(bool, std::vector<std::string>)> done) {
+  control::ReloadFn reload = [&](std::function<void(control::ReloadResult)> done) {
     if (reloader.joinable()) reloader.join();
-    reloader = std::thread([&, done = std::move(done)] {
-      std::vector<std::string> errors;
-      std::shared_ptr<const rewrite::Router> fresh;
-      try {
-        Config next = load_config(config.file);
-        fresh = std::make_shared<const rewrite::Router>(next);
-      } catch (const ConfigError& e) {
-        errors = e.errors();
-      } catch (const std::exception& e) {
-        errors.push_back(e.what());
-      }
-      asio::post(io, [&, fresh, errors, done] {
-        if (fresh) {
-          std::atomic_store(&current_router, fresh);
-          manager.set_router(fresh);
-          log::info("master", "reload: configuration and map files reloaded");
-        } else {
-          for (const std::string& e : errors)
-            log::warning("master", "reload refused, old rules kept: " + e);
-        }
-        if (done) done(fresh != nullptr, errors);
-      });
-    });
+    reloader =
+        std::thread([&, done = std::move(done), before = running, tls = server.tls_context()] {
+          auto prepared = std::make_shared<PreparedReload>(prepare_reload(*before, tls));
+          asio::post(io, [&, prepared, done] {
+            control::ReloadResult result;
+            result.ok = prepared->errors.empty();
+            if (result.ok) {
+              running = prepared->config;
+              server.reconfigure(running, prepared->tls);
+              if (submit_server) submit_server->set_settings(submit::Settings::from(*running));
+              std::atomic_store(&current_router, prepared->router);
+              manager.set_router(prepared->router);
+              manager.set_settings(queue::ManagerSettings::from(*running));
+              log::info("master", "reload: configuration and map files reloaded");
+              for (const std::string& n : prepared->notices) log::warning("master", "reload: " + n);
+              result.notices = prepared->notices;
+            } else {
+              for (const std::string& e : prepared->errors)
+                log::warning("master", "reload refused, old settings kept: " + e);
+              result.errors = prepared->errors;
+            }
+            if (done) done(std::move(result));
+          });
+        });
   };
   std::function<void()> wait_hup = [&] {
     hup.async_wait([&](const asio::error_code& ec, int) {

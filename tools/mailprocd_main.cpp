@@ -1,59 +1,16 @@
-// mailprocd — the daemon (foreground), plus `check` and `route` (SPEC: Programs).
+// mailprocd — the daemon (foreground), plus `check`, `config` and `route` (SPEC: Programs).
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
 
-#include "common/address.hpp"
 #include "common/config.hpp"
 #include "common/log.hpp"
-#include "rewrite/route_format.hpp"
-#include "rewrite/router.hpp"
 #include "tools/daemon.hpp"
+#include "tools/mailprocd_commands.hpp"
 
 namespace {
 
 constexpr const char* kDefaultConfig = "/etc/mailproc/mailprocd.conf";
-
-// Every file the configuration names is loaded as the daemon would load it.
-int check(const mp::Config& config) {
-  mp::rewrite::Router router(config);  // throws ConfigError with every FILE:LINE
-  std::cout << "ok\n";
-  return 0;
-}
-
-int route(const mp::Config& config, const std::string& from,
-          const std::vector<std::string>& addresses) {
-  mp::rewrite::Router router(config);
-  mp::PathOptions opts;
-  opts.allow_utf8 = true;
-  opts.allow_postmaster = true;
-  std::string error;
-  mp::Address sender;
-  if (!from.empty()) {
-    mp::PathOptions sopts = opts;
-    sopts.allow_null = true;
-    auto parsed = mp::parse_address(from, sopts, error);
-    if (!parsed) {
-      std::cerr << "mailprocd: route: bad sender '" << from << "': " << error << "\n";
-      return 1;
-    }
-    sender = *parsed;
-    std::string rule;
-    mp::Address rewritten = router.rewrite_sender(sender, &rule);
-    std::cout << mp::rewrite::format_sender(sender, rewritten, rule) << "\n";
-  }
-  int status = 0;
-  for (const std::string& a : addresses) {
-    auto parsed = mp::parse_address(a, opts, error);
-    if (!parsed) {
-      std::cerr << "mailprocd: route: bad address '" << a << "': " << error << "\n";
-      status = 1;
-      continue;
-    }
-    std::cout << mp::rewrite::format_route(a, router.resolve(sender, *parsed)) << "\n";
-  }
-  return status;
-}
 
 }  // namespace
 
@@ -65,11 +22,20 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("mailprocd ") + MP_VERSION);
   CLI::App* check_cmd =
       app.add_subcommand("check", "validate the configuration and every file it names");
+  CLI::App* config_cmd = app.add_subcommand(
+      "config", "print the settings the file makes (as postconf -n), or every default (-d)");
+  bool defaults = false, non_default = false;
+  std::vector<std::string> keys;
+  config_cmd->add_flag("-d", defaults, "every key's default value");
+  config_cmd->add_flag("-n", non_default, "the keys the file sets (the default)");
+  config_cmd->add_option("key", keys, "only these keys (effective values; with -d, defaults)");
   CLI::App* route_cmd =
       app.add_subcommand("route", "show how addresses would be rewritten and routed");
-  std::string from;
+  mp::commands::RouteOptions route_options;
   std::vector<std::string> addresses;
-  route_cmd->add_option("--from", from, "envelope sender");
+  route_cmd->add_option("--from", route_options.from, "envelope sender");
+  route_cmd->add_flag("--resolve", route_options.resolve,
+                      "look up MX records and host addresses (dns_servers)");
   route_cmd->add_option("address", addresses, "recipient addresses")->required();
   app.require_subcommand(0, 1);
   try {
@@ -80,12 +46,17 @@ int main(int argc, char** argv) {
     std::cerr << "mailprocd: " << e.what() << " (see mailprocd --help)\n";
     return 1;
   }
+  if (defaults && non_default) {
+    std::cerr << "mailprocd: config: -d and -n exclude each other (see mailprocd --help)\n";
+    return 1;
+  }
 
   bool daemon = false;
   try {
+    if (*check_cmd) return mp::commands::check(config_file);
+    if (*config_cmd) return mp::commands::config(config_file, defaults, keys);
     mp::Config config = mp::load_config(config_file);
-    if (*check_cmd) return check(config);
-    if (*route_cmd) return route(config, from, addresses);
+    if (*route_cmd) return mp::commands::route(config, route_options, addresses);
     daemon = true;
     return mp::run_daemon(config);
   } catch (const mp::ConfigError& e) {

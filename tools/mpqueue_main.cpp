@@ -126,8 +126,9 @@ int act(const mp::Config& config, Command command, std::vector<std::string> args
     return fail(2, "mailprocd at " + config.control_socket.string() + ": " + e.what());
   }
   if (command == Command::reload) {
-    if (r.ok) {
+    if (r.ok) {  // notices: changed keys only a restart applies
       std::cout << "mailprocd reloaded its configuration and map files\n";
+      for (const std::string& m : r.messages) std::cout << "mailprocd: " << m << "\n";
       return 0;
     }
     for (const std::string& m : r.messages) std::cerr << m << "\n";
@@ -228,6 +229,15 @@ int main(int argc, char** argv) {
     return fail(1, "nothing to do: give -p, -j or a command (see mpqueue --help)");
 
   try {
+    if (*reload_cmd) {
+      // A broken file is for the daemon to refuse (it names every error in its reply and
+      // log): its socket is found from the keys that parse. Unreachable: the file's errors.
+      std::vector<std::string> errors;
+      mp::Config config = mp::load_config_collecting(config_file, errors);
+      int status = act(config, Command::reload, {});
+      if (status != 2 || errors.empty()) return status;
+      throw mp::ConfigError(std::move(errors));
+    }
     mp::Config config = mp::load_config(config_file);
     if (listing) return list(config, postqueue_j);
     if (*list_cmd) return list(config, json);
@@ -236,7 +246,6 @@ int main(int argc, char** argv) {
       for (char& c : id) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       return show(config, mp::queue::is_valid_queue_id(id) ? id : show_id);
     }
-    if (*reload_cmd) return act(config, Command::reload, {});
     for (const Action& a : actions)
       if (*a.sub) return act(config, a.command, a.ids);
     return fail(2, "no command");  // not reached

@@ -280,6 +280,10 @@ Server::Server(asio::io_context& io, std::filesystem::path path, queue::Writer& 
   impl_->bind();
 }
 
+void Server::set_settings(Settings settings) {
+  impl_->settings = std::move(settings);
+}
+
 Server::~Server() {
   impl_->closed = true;
   asio::error_code ignored;

@@ -54,6 +54,8 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   void start();  // begins accepting; on the io_context's thread
+  // After a reload, on the io_context's thread: requests from then on use `settings`.
+  void set_settings(Settings settings);
 
  private:
   friend struct Connection;

@@ -743,6 +743,15 @@ void Manager::set_router(std::shared_ptr<const rewrite::Router> router) {
   });
 }
 
+void Manager::set_settings(ManagerSettings settings) {
+  asio::post(impl_->io, [weak = std::weak_ptr<Impl>(impl_), s = std::move(settings)]() mutable {
+    if (auto self = weak.lock()) {
+      s.max_active = self->settings.max_active;  // not a config key: as constructed
+      self->settings = std::move(s);
+    }
+  });
+}
+
 void Manager::flush(std::vector<std::string> ids) {
   admin(AdminOp::flush, std::move(ids), [](AdminReport) {});
 }

@@ -72,6 +72,9 @@ class Manager {
   void start();               // recovery scan, timers; call on the io_context's thread
   void wake(std::string id);  // a message was committed to incoming/; any thread
   void set_router(std::shared_ptr<const rewrite::Router> router);  // after a reload; any thread
+  // After a reload; any thread. Attempts from then on use them (a running scan timer
+  // keeps its deadline; the next one uses the new queue_run_interval).
+  void set_settings(ManagerSettings settings);
   void flush(
       std::vector<std::string> ids = {});  // deferred mail (all, or these) due now; any thread
   // Any thread. `ids` empty means ALL (flush, remove, requeue, release). `done` runs on the

@@ -35,23 +35,30 @@ tcp::endpoint endpoint_of(const Listener& l) {
 
 }  // namespace
 
-Server::Server(asio::io_context& io, const Config& config, queue::Writer& writer,
-               RecipientCheck check)
-    : io_(io), config_(config), writer_(writer), check_(std::move(check)) {
-  if (!config.tls_cert.empty()) {
-    tls_.emplace(asio::ssl::context::tls_server);
-    tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                      asio::ssl::context::no_tlsv1_1);
-    asio::error_code ec;
-    tls_->use_certificate_chain_file(config.tls_cert.string(), ec);
-    if (ec)
-      throw std::runtime_error(config.tls_cert.string() +
-                               ": cannot load certificate: " + ec.message());
-    tls_->use_private_key_file(config.tls_key.string(), asio::ssl::context::pem, ec);
-    if (ec)
-      throw std::runtime_error(config.tls_key.string() + ": cannot load key: " + ec.message());
-  }
+std::shared_ptr<asio::ssl::context> make_tls_context(const Config& config) {
+  if (config.tls_cert.empty()) return nullptr;
+  auto tls = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1);
+  asio::error_code ec;
+  tls->use_certificate_chain_file(config.tls_cert.string(), ec);
+  if (ec)
+    throw std::runtime_error(config.tls_cert.string() +
+                             ": cannot load certificate: " + ec.message());
+  tls->use_private_key_file(config.tls_key.string(), asio::ssl::context::pem, ec);
+  if (ec) throw std::runtime_error(config.tls_key.string() + ": cannot load key: " + ec.message());
+  return tls;
+}
+
+Server::Server(asio::io_context& io, std::shared_ptr<const Config> config_ptr,
+               queue::Writer& writer, RecipientCheck check)
+    : io_(io),
+      config_(std::move(config_ptr)),
+      writer_(writer),
+      check_(std::move(check)),
+      tls_(make_tls_context(*config_)) {
+  const Config& config = *config_;
   for (const Listener& l : config.listen) {
     tcp::endpoint ep = endpoint_of(l);
     auto lst = std::make_unique<Listening>(Listening{tcp::acceptor(io), l});
@@ -66,6 +73,12 @@ Server::Server(asio::io_context& io, const Config& config, queue::Writer& writer
 }
 
 Server::~Server() = default;
+
+void Server::reconfigure(std::shared_ptr<const Config> config,
+                         std::shared_ptr<asio::ssl::context> tls) {
+  config_ = std::move(config);
+  tls_ = std::move(tls);
+}
 
 void Server::start() {
   for (auto& l : listeners_) {
@@ -93,9 +106,13 @@ asio::awaitable<void> Server::run_session(tcp::socket socket, bool lmtp, bool pr
   auto remote = socket.remote_endpoint(ec);
   std::string ip = ec ? "unknown" : remote.address().to_string();
   Stream stream(std::move(socket));
+  // This session's settings, kept alive here whatever a reload does meanwhile.
+  std::shared_ptr<const Config> config_ptr = config_;
+  std::shared_ptr<asio::ssl::context> tls = tls_;
+  const Config& config = *config_ptr;
   metrics::registry().connections_total.inc();
   if (proxy) {  // the PROXY header names the real client: it stands for `ip` from here on
-    std::optional<std::string> client = co_await proxy_handshake(stream, ip, config_);
+    std::optional<std::string> client = co_await proxy_handshake(stream, ip, config);
     if (!client) {
       stream.close();
       co_return;
@@ -103,12 +120,12 @@ asio::awaitable<void> Server::run_session(tcp::socket socket, bool lmtp, bool pr
     ip = *client;
   }
   unsigned& from_ip = per_ip_[ip];
-  if (live_.size() >= config_.max_connections || from_ip >= config_.max_connections_per_ip) {
+  if (live_.size() >= config.max_connections || from_ip >= config.max_connections_per_ip) {
     log::warning("smtpd", "too many connections from unknown[" + ip + "]");
     if (from_ip == 0) per_ip_.erase(ip);
     metrics::registry().connections_refused.inc();
     std::string refusal =
-        Reply{421, "4.7.0", config_.myhostname + " Error: too many connections"}.wire();
+        Reply{421, "4.7.0", config.myhostname + " Error: too many connections"}.wire();
     stream.socket().non_blocking(true, ec);
     stream.socket().write_some(asio::buffer(refusal), ec);
     stream.close();
@@ -117,7 +134,7 @@ asio::awaitable<void> Server::run_session(tcp::socket socket, bool lmtp, bool pr
   ++from_ip;
   live_.insert(&stream);
   metrics::registry().connections.add();
-  SessionEnv env{config_, writer_, tls_ ? &*tls_ : nullptr, check_, &stopping_, proxy ? ip : ""};
+  SessionEnv env{config, writer_, tls.get(), check_, &stopping_, proxy ? ip : ""};
   try {
     co_await mp::smtpd::run_session(stream, lmtp, env);
   } catch (const std::exception& e) {
@@ -144,7 +161,7 @@ void Server::stop_accepting(std::function<void()> idle) {
   }
   // Idle clients are told at once; those in a transaction finish it first
   // (the session sends its 421 when it next waits for a command).
-  std::string bye = Reply{421, "4.3.2", config_.myhostname + " Service shutting down"}.wire();
+  std::string bye = Reply{421, "4.3.2", config_->myhostname + " Service shutting down"}.wire();
   for (Stream* s : live_) {
     if (!s->idle) continue;
     if (!s->tls()) {

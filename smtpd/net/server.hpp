@@ -2,6 +2,9 @@
 // dropped), accepts connections, enforces max_connections and
 // max_connections_per_ip (421 4.7.0), and runs one Session coroutine per client.
 // Runs on the io_context it is given; all its state is touched only there.
+// A reload hands it a new Config (reconfigure): sessions accepted from then on use
+// it (mynetworks, relay_domains, limits, banner, TLS certificate); sessions already
+// open keep the one they started with.
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -28,13 +31,22 @@ class Stream;
 using RecipientCheck =
     std::function<std::optional<Reply>(const Address& sender, const Address& rcpt)>;
 
+// The server side of STARTTLS for `config` (tls_cert, tls_key); nullptr when TLS is
+// not configured. Throws std::runtime_error naming the file that cannot be loaded.
+std::shared_ptr<asio::ssl::context> make_tls_context(const Config& config);
+
 class Server {
  public:
   // Binds the listeners and loads the TLS certificate; throws std::runtime_error
   // naming the listener or file on failure.
-  Server(asio::io_context& io, const Config& config, queue::Writer& writer,
+  Server(asio::io_context& io, std::shared_ptr<const Config> config, queue::Writer& writer,
          RecipientCheck check = {});
   ~Server();
+
+  // After a reload, on the io_context's thread: new sessions use `config` and `tls`
+  // (from make_tls_context). The listeners stay as bound (`listen` needs a restart).
+  void reconfigure(std::shared_ptr<const Config> config, std::shared_ptr<asio::ssl::context> tls);
+  std::shared_ptr<asio::ssl::context> tls_context() const { return tls_; }
 
   void start();  // begins accepting
   // Stops accepting; sessions go on. `idle` runs once no session is left.
@@ -50,10 +62,10 @@ class Server {
   void session_ended(Stream* s, const std::string& ip);
 
   asio::io_context& io_;
-  const Config& config_;
+  std::shared_ptr<const Config> config_;
   queue::Writer& writer_;
   RecipientCheck check_;
-  std::optional<asio::ssl::context> tls_;
+  std::shared_ptr<asio::ssl::context> tls_;
   std::vector<std::unique_ptr<Listening>> listeners_;
   std::set<Stream*> live_;
   std::map<std::string, unsigned> per_ip_;

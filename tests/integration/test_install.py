@@ -37,6 +37,8 @@ def test_make_install_into_destdir(workdir):
         assert (usr / "share" / "man" / f"man{name[-1]}" / name).is_file(), name
     unit = (usr / "lib" / "systemd" / "system" / "mailprocd.service").read_text()
     assert "ExecStart=/usr/local/sbin/mailprocd -c /etc/mailproc/mailprocd.conf\n" in unit, unit
+    # A refused reload must fail `systemctl reload`: mpqueue waits for the answer (kill -HUP does not).
+    assert "ExecReload=/usr/local/bin/mpqueue -c /etc/mailproc/mailprocd.conf reload\n" in unit, unit
     assert "@" not in unit.replace("man:", ""), "an unfilled @PLACEHOLDER@ in the unit"
     for name in SAMPLES:
         p = dest / "etc" / "mailproc" / name
@@ -64,3 +66,4 @@ def test_make_install_other_prefix(workdir):
     assert (dest / "opt" / "mailproc" / "sbin" / "mailprocd").is_file()
     unit = (dest / "opt" / "mailproc" / "lib" / "systemd" / "system" / "mailprocd.service").read_text()
     assert "ExecStart=/opt/mailproc/sbin/mailprocd " in unit
+    assert "ExecReload=/opt/mailproc/bin/mpqueue -c " in unit

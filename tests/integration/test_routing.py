@@ -68,7 +68,7 @@ def test_route_dry_run_names_rule_and_next_hop(workdir, make_sink, make_daemon):
                  "y@deep.b.example.org", "u@spl-123456.foo.bar", "u@spl-12345.foo.bar", "z@else.net"]
         p = r.d.tool("mailprocd", "route", *addrs)
         assert p.returncode == 0, mp.out(p)
-        lines = mp.out(p).strip().splitlines()
+        lines = p.stdout.decode().strip().splitlines()
         assert len(lines) == len(addrs), lines
         t = str(r.transport)
         expect = [

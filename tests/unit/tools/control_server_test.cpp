@@ -252,17 +252,20 @@ TEST_F(ControlServer, ReleaseOfAMessageNotOnHoldIsMissing) {
   EXPECT_TRUE(in(SubQueue::deferred, a));
 }
 
-TEST_F(ControlServer, ReloadReportsTheErrorsOfTheFiles) {
+TEST_F(ControlServer, ReloadReportsTheErrorsOfTheFilesOrItsNotices) {
   bool fail = true;
-  start([&](std::function<void(bool, std::vector<std::string>)> done) {
+  start([&](std::function<void(ReloadResult)> done) {
     // The daemon calls back on its io_context; so do we.
     asio::post(io_, [&fail, done] {
+      ReloadResult result;
       if (fail) {
-        done(false, {"/etc/mailproc/transport:3: bad next hop 'a b'",
-                     "/etc/mailproc/transport:7: undefined variable $x"});
+        result.errors = {"/etc/mailproc/transport:3: bad next hop 'a b'",
+                         "/etc/mailproc/transport:7: undefined variable $x"};
       } else {
-        done(true, {});
+        result.ok = true;
+        result.notices = {"listen changed: takes effect at restart"};
       }
+      done(result);
     });
   });
   Response r = call_ok(Command::reload, {});
@@ -274,7 +277,7 @@ TEST_F(ControlServer, ReloadReportsTheErrorsOfTheFiles) {
   fail = false;
   r = call_ok(Command::reload, {});
   EXPECT_TRUE(r.ok) << r.error;
-  EXPECT_TRUE(r.messages.empty());
+  EXPECT_EQ(r.messages, std::vector<std::string>{"listen changed: takes effect at restart"});
 }
 
 TEST_F(ControlServer, ReloadWithoutAReloaderIsAnError) {
