@@ -255,6 +255,40 @@ def test_delete(make_daemon):
     assert not sinks.ndr_ids(d, c)  # deleting sends no NDR
 
 
+def test_delete_all_of_one_queue(make_daemon):
+    """`mpqueue delete ALL deferred` (postsuper -d ALL deferred) empties that
+    sub-queue only; `delete ALL hold` then the held one."""
+    d = make_daemon(SLOW)
+    ids = [sinks.send(d, "s@example.com", [f"{n}@example.net"], sinks.message(n)) for n in "abc"]
+    for qid in ids:
+        wait_deferred(d, qid)
+    held = ids[0]
+    assert mpq(d, "hold", held).returncode == 0
+
+    r = mpq(d, "delete", "ALL", "deferred")
+    assert (r.returncode, text(r.stdout), r.stderr) == (0, "Deleted: 2 messages\n", b""), mp.out(r)
+    assert mp.queued_ids(d.spool) == {held}
+    for qid in ids[1:]:
+        assert f"{qid}: removed" in d.log_text()
+
+    r = mpq(d, "delete", "ALL", "incoming")  # nothing there: nothing said
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"", b""), mp.out(r)
+    r = mpq(d, "delete", "ALL", "archive")
+    assert r.returncode == 1
+    assert one_error_line(r).startswith("mpqueue: ALL takes one of incoming, active, deferred, hold")
+    assert set(mp.queued_ids(d.spool)) == {held}
+
+    r = mpq(d, "delete", "ALL", "hold")
+    assert (r.returncode, text(r.stdout)) == (0, "Deleted: 1 message\n"), mp.out(r)
+    assert mpq(d, "-p").stdout == b"Mail queue is empty\n"
+    if IS_ROOT:  # deleting stays with root and the spool's owner
+        other = subprocess.run([str(mp.program_for_others("mpqueue")), "-c", str(d.conf_path),
+                                "delete", "ALL", "deferred"],
+                               user="daemon", capture_output=True, timeout=mp.timeout(30))
+        assert other.returncode == 1
+        assert "Permission denied" in one_error_line(other)
+
+
 def test_requeue_routes_by_the_edited_transport_after_reload(workdir, make_daemon, make_sink):
     sink = make_sink("new-hop")
     hole = mp.ClosedPort()
