@@ -193,6 +193,37 @@ int act_on_queue(const mp::Config& config, Command command, const std::vector<st
   return 0;
 }
 
+// `flush --domain SITE` (postqueue -s, sendmail -qR): the deferred messages
+// with a recipient still pending at SITE (case-insensitive), in ID order.
+int flush_domain(const mp::Config& config, const std::string& site) {
+  auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  const std::string wanted = lower(site);
+  mp::queue::Layout layout(config.spooldir);
+  mp::listing::Scan scan;
+  try {
+    scan = mp::listing::scan_queue(layout);
+  } catch (const std::system_error& e) {
+    return fail(2, std::string("cannot read the queue: ") + e.what());
+  }
+  std::vector<std::string> ids;
+  for (const mp::listing::Entry& e : scan.entries) {
+    if (e.queue != SubQueue::deferred) continue;
+    const auto& rcpts = e.file.envelope.recipients;
+    for (std::size_t i = 0; i < rcpts.size(); ++i) {
+      bool pending = i >= e.file.recipients.size() ||
+                     e.file.recipients[i].state == mp::queue::RcptState::pending;
+      if (pending && rcpts[i].domain_lower() == wanted) {
+        ids.push_back(e.file.id);
+        break;
+      }
+    }
+  }
+  return act_on_queue(config, Command::flush, ids);
+}
+
 int act(const mp::Config& config, Command command, std::vector<std::string> args) {
   if (command != Command::flush && command != Command::reload) {
     std::string error;
@@ -272,6 +303,10 @@ int main(int argc, char** argv) {
             : "queue IDs, ALL, or ALL and a queue (incoming, active, deferred, hold)");
     if (a.command != Command::flush) ids->required();
   }
+  std::string flush_site;
+  actions.front().sub->add_option(
+      "--domain", flush_site,
+      "only deferred mail with recipients at this domain (postqueue -s, sendmail -qR)");
   CLI::App* show_cmd = app.add_subcommand("show", "print a message with its envelope");
   std::string show_id;
   show_cmd->add_option("ID", show_id, "queue ID")->required();
@@ -308,6 +343,11 @@ int main(int argc, char** argv) {
       return show(config, mp::queue::is_valid_queue_id(id) ? id : show_id);
     }
     if (*reload_cmd) return act(config, Command::reload, {});
+    if (*actions.front().sub && !flush_site.empty()) {
+      if (!actions.front().ids.empty())
+        return fail(1, "--domain cannot be combined with queue IDs");
+      return flush_domain(config, flush_site);
+    }
     for (const Action& a : actions)
       if (*a.sub) return act(config, a.command, a.ids);
     return fail(2, "no command");  // not reached

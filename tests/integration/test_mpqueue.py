@@ -193,6 +193,26 @@ def test_flush_of_one_message(make_daemon, make_sink):
     assert b in mp.queued_ids(d.spool, ("deferred",))
 
 
+def test_flush_of_one_domain(make_daemon, make_sink):
+    """`mpqueue flush --domain SITE` (postqueue -s, sendmail -qR) tries only the
+    deferred mail with a recipient at SITE."""
+    port = mp.free_port()
+    d = make_daemon(dict(SLOW, relayhost=f"127.0.0.1:{port}"))
+    a = sinks.send(d, "s@example.com", ["a@example.net"], sinks.message("to example.net"))
+    b = sinks.send(d, "s@example.com", ["b@example.org"], sinks.message("to example.org"))
+    wait_deferred(d, a)
+    wait_deferred(d, b)
+    sink = make_sink("back", port=port)
+    r = mpq(d, "flush", "--domain", "Example.NET")
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"", b""), mp.out(r)
+    sinks.wait_removed(d, a)
+    assert [t.accepted for t in sink.delivered()] == [["a@example.net"]]
+    assert b in mp.queued_ids(d.spool, ("deferred",))
+    r = mpq(d, "flush", "--domain", "example.net", b)
+    assert r.returncode == 1
+    assert one_error_line(r) == "mpqueue: --domain cannot be combined with queue IDs"
+
+
 def test_hold_keeps_mail_and_release_lets_it_go(make_daemon, make_sink):
     port = mp.free_port()
     d = make_daemon(dict(SLOW, relayhost=f"127.0.0.1:{port}"))
