@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <iostream>
 #include <system_error>
 
@@ -107,7 +109,134 @@ std::string count(std::size_t n) {
   return std::to_string(n) + (n == 1 ? " message" : " messages");
 }
 
+// `ALL QUEUE` (postsuper -d ALL deferred): the IDs now in that sub-queue, in
+// ID order; nullopt when `args` is not of that form.
+std::optional<std::vector<std::string>> queue_selection(const mp::Config& config,
+                                                        const std::vector<std::string>& args,
+                                                        std::string& error) {
+  if (args.size() != 2 || args[0] != "ALL") return std::nullopt;
+  std::optional<SubQueue> q = mp::queue::parse_sub_queue(args[1]);
+  if (!q || *q == SubQueue::archive || *q == SubQueue::corrupt) {
+    error = "ALL takes one of incoming, active, deferred, hold; not '" + args[1] + "'";
+    return std::vector<std::string>{};
+  }
+  mp::queue::Layout layout(config.spooldir);
+  std::vector<std::string> ids;
+  std::error_code ec;
+  for (const auto& d : std::filesystem::directory_iterator(layout.dir(*q), ec)) {
+    std::string name = d.path().filename().string();
+    if (mp::queue::is_valid_queue_id(name)) ids.push_back(std::move(name));
+  }
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    error = "cannot read " + layout.dir(*q).string() + ": " + ec.message();
+    return std::vector<std::string>{};
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+// One request to the daemon; nullopt (with the message printed) when it cannot be had.
+std::optional<mp::control::Response> call_daemon(const mp::Config& config,
+                                                 const mp::control::Request& request, int& status) {
+  try {
+    return mp::control::call(config.control_socket, request);
+  } catch (const mp::control::Unreachable& e) {
+    status = fail(2, "cannot reach mailprocd at " + config.control_socket.string() + ": " +
+                         e.what() + " (is it running?)");
+  } catch (const std::exception& e) {
+    status = fail(2, "mailprocd at " + config.control_socket.string() + ": " + e.what());
+  }
+  return std::nullopt;
+}
+
+void print_done(Command command, std::size_t n) {
+  if (n == 0) return;
+  switch (command) {
+    case Command::remove:
+      std::cout << "Deleted: " << count(n) << "\n";
+      break;
+    case Command::hold:
+      std::cout << "Placed on hold: " << count(n) << "\n";
+      break;
+    case Command::release:
+      std::cout << "Released from hold: " << count(n) << "\n";
+      break;
+    case Command::requeue:
+      std::cout << "Requeued: " << count(n) << "\n";
+      break;
+    default:
+      break;  // flush is silent, as postqueue -f is
+  }
+}
+
+// `delete ALL deferred` and the like: the IDs found there, sent in batches that
+// fit a request line. One that left the sub-queue meanwhile is not an error
+// (postsuper acts on what it finds).
+int act_on_queue(const mp::Config& config, Command command, const std::vector<std::string>& ids) {
+  constexpr std::size_t kBatch = 10000;
+  std::size_t done = 0;
+  for (std::size_t first = 0; first < ids.size(); first += kBatch) {
+    std::vector<std::string> batch(
+        ids.begin() + static_cast<std::ptrdiff_t>(first),
+        ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), first + kBatch)));
+    std::string error;
+    std::optional<mp::control::Request> request = mp::control::make_request(command, batch, error);
+    if (!request) return fail(2, error);
+    int status = 0;
+    std::optional<mp::control::Response> r = call_daemon(config, *request, status);
+    if (!r) {
+      print_done(command, done);
+      return status;
+    }
+    if (!r->ok && r->missing.empty()) {
+      print_done(command, done);
+      return fail(2, "mailprocd: " + r->error);
+    }
+    done += r->done.size();
+  }
+  print_done(command, done);
+  return 0;
+}
+
+// `flush --domain SITE` (postqueue -s, sendmail -qR): the deferred messages
+// with a recipient still pending at SITE (case-insensitive), in ID order.
+int flush_domain(const mp::Config& config, const std::string& site) {
+  auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  const std::string wanted = lower(site);
+  mp::queue::Layout layout(config.spooldir);
+  mp::listing::Scan scan;
+  try {
+    scan = mp::listing::scan_queue(layout);
+  } catch (const std::system_error& e) {
+    return fail(2, std::string("cannot read the queue: ") + e.what());
+  }
+  std::vector<std::string> ids;
+  for (const mp::listing::Entry& e : scan.entries) {
+    if (e.queue != SubQueue::deferred) continue;
+    const auto& rcpts = e.file.envelope.recipients;
+    for (std::size_t i = 0; i < rcpts.size(); ++i) {
+      bool pending = i >= e.file.recipients.size() ||
+                     e.file.recipients[i].state == mp::queue::RcptState::pending;
+      if (pending && rcpts[i].domain_lower() == wanted) {
+        ids.push_back(e.file.id);
+        break;
+      }
+    }
+  }
+  return act_on_queue(config, Command::flush, ids);
+}
+
 int act(const mp::Config& config, Command command, std::vector<std::string> args) {
+  if (command != Command::flush && command != Command::reload) {
+    std::string error;
+    if (auto ids = queue_selection(config, args, error)) {
+      if (!error.empty()) return fail(1, error);
+      return act_on_queue(config, command, *ids);
+    }
+  }
   for (std::string& a : args) {  // queue IDs are upper case; be lenient about that
     std::string upper = a;
     for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -116,15 +245,10 @@ int act(const mp::Config& config, Command command, std::vector<std::string> args
   std::string error;
   std::optional<mp::control::Request> request = mp::control::make_request(command, args, error);
   if (!request) return fail(1, error);
-  mp::control::Response r;
-  try {
-    r = mp::control::call(config.control_socket, *request);
-  } catch (const mp::control::Unreachable& e) {
-    return fail(2, "cannot reach mailprocd at " + config.control_socket.string() + ": " + e.what() +
-                       " (is it running?)");
-  } catch (const std::exception& e) {
-    return fail(2, "mailprocd at " + config.control_socket.string() + ": " + e.what());
-  }
+  int status = 0;
+  std::optional<mp::control::Response> answer = call_daemon(config, *request, status);
+  if (!answer) return status;
+  const mp::control::Response& r = *answer;
   if (command == Command::reload) {
     if (r.ok) {  // notices: changed keys only a restart applies
       std::cout << "mailprocd reloaded its configuration and map files\n";
@@ -139,25 +263,7 @@ int act(const mp::Config& config, Command command, std::vector<std::string> args
   mp::queue::Layout layout(config.spooldir);
   for (const std::string& id : r.missing) user_error |= explain_missing(layout, command, id);
   if (!r.ok && r.missing.empty()) return fail(2, "mailprocd: " + r.error);
-  std::size_t n = r.done.size();
-  if (n > 0) {
-    switch (command) {
-      case Command::remove:
-        std::cout << "Deleted: " << count(n) << "\n";
-        break;
-      case Command::hold:
-        std::cout << "Placed on hold: " << count(n) << "\n";
-        break;
-      case Command::release:
-        std::cout << "Released from hold: " << count(n) << "\n";
-        break;
-      case Command::requeue:
-        std::cout << "Requeued: " << count(n) << "\n";
-        break;
-      default:
-        break;  // flush is silent, as postqueue -f is
-    }
-  }
+  print_done(command, r.done.size());
   return user_error ? 1 : 0;
 }
 
@@ -196,12 +302,17 @@ int main(int argc, char** argv) {
        {}},
   };
   for (Action& a : actions) {
-    CLI::Option* ids =
-        a.sub->add_option("ID", a.ids,
-                          a.command == Command::flush ? "queue IDs (none: every deferred message)"
-                                                      : "queue IDs, or ALL");
+    CLI::Option* ids = a.sub->add_option(
+        "ID", a.ids,
+        a.command == Command::flush
+            ? "queue IDs (none: every deferred message)"
+            : "queue IDs, ALL, or ALL and a queue (incoming, active, deferred, hold)");
     if (a.command != Command::flush) ids->required();
   }
+  std::string flush_site;
+  actions.front().sub->add_option(
+      "--domain", flush_site,
+      "only deferred mail with recipients at this domain (postqueue -s, sendmail -qR)");
   CLI::App* show_cmd = app.add_subcommand("show", "print a message with its envelope");
   std::string show_id;
   show_cmd->add_option("ID", show_id, "queue ID")->required();
@@ -245,6 +356,11 @@ int main(int argc, char** argv) {
       std::string id = show_id;
       for (char& c : id) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       return show(config, mp::queue::is_valid_queue_id(id) ? id : show_id);
+    }
+    if (*actions.front().sub && !flush_site.empty()) {
+      if (!actions.front().ids.empty())
+        return fail(1, "--domain cannot be combined with queue IDs");
+      return flush_domain(config, flush_site);
     }
     for (const Action& a : actions)
       if (*a.sub) return act(config, a.command, a.ids);

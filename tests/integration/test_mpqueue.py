@@ -193,6 +193,26 @@ def test_flush_of_one_message(make_daemon, make_sink):
     assert b in mp.queued_ids(d.spool, ("deferred",))
 
 
+def test_flush_of_one_domain(make_daemon, make_sink):
+    """`mpqueue flush --domain SITE` (postqueue -s, sendmail -qR) tries only the
+    deferred mail with a recipient at SITE."""
+    port = mp.free_port()
+    d = make_daemon(dict(SLOW, relayhost=f"127.0.0.1:{port}"))
+    a = sinks.send(d, "s@example.com", ["a@example.net"], sinks.message("to example.net"))
+    b = sinks.send(d, "s@example.com", ["b@example.org"], sinks.message("to example.org"))
+    wait_deferred(d, a)
+    wait_deferred(d, b)
+    sink = make_sink("back", port=port)
+    r = mpq(d, "flush", "--domain", "Example.NET")
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"", b""), mp.out(r)
+    sinks.wait_removed(d, a)
+    assert [t.accepted for t in sink.delivered()] == [["a@example.net"]]
+    assert b in mp.queued_ids(d.spool, ("deferred",))
+    r = mpq(d, "flush", "--domain", "example.net", b)
+    assert r.returncode == 1
+    assert one_error_line(r) == "mpqueue: --domain cannot be combined with queue IDs"
+
+
 def test_hold_keeps_mail_and_release_lets_it_go(make_daemon, make_sink):
     port = mp.free_port()
     d = make_daemon(dict(SLOW, relayhost=f"127.0.0.1:{port}"))
@@ -253,6 +273,40 @@ def test_delete(make_daemon):
     assert (r.returncode, text(r.stdout)) == (0, "Deleted: 1 message\n"), mp.out(r)
     assert mpq(d, "-p").stdout == b"Mail queue is empty\n"
     assert not sinks.ndr_ids(d, c)  # deleting sends no NDR
+
+
+def test_delete_all_of_one_queue(make_daemon):
+    """`mpqueue delete ALL deferred` (postsuper -d ALL deferred) empties that
+    sub-queue only; `delete ALL hold` then the held one."""
+    d = make_daemon(SLOW)
+    ids = [sinks.send(d, "s@example.com", [f"{n}@example.net"], sinks.message(n)) for n in "abc"]
+    for qid in ids:
+        wait_deferred(d, qid)
+    held = ids[0]
+    assert mpq(d, "hold", held).returncode == 0
+
+    r = mpq(d, "delete", "ALL", "deferred")
+    assert (r.returncode, text(r.stdout), r.stderr) == (0, "Deleted: 2 messages\n", b""), mp.out(r)
+    assert mp.queued_ids(d.spool) == {held}
+    for qid in ids[1:]:
+        assert f"{qid}: removed" in d.log_text()
+
+    r = mpq(d, "delete", "ALL", "incoming")  # nothing there: nothing said
+    assert (r.returncode, r.stdout, r.stderr) == (0, b"", b""), mp.out(r)
+    r = mpq(d, "delete", "ALL", "archive")
+    assert r.returncode == 1
+    assert one_error_line(r).startswith("mpqueue: ALL takes one of incoming, active, deferred, hold")
+    assert set(mp.queued_ids(d.spool)) == {held}
+
+    r = mpq(d, "delete", "ALL", "hold")
+    assert (r.returncode, text(r.stdout)) == (0, "Deleted: 1 message\n"), mp.out(r)
+    assert mpq(d, "-p").stdout == b"Mail queue is empty\n"
+    if IS_ROOT:  # deleting stays with root and the spool's owner
+        other = subprocess.run([str(mp.program_for_others("mpqueue")), "-c", str(d.conf_path),
+                                "delete", "ALL", "deferred"],
+                               user="daemon", capture_output=True, timeout=mp.timeout(30))
+        assert other.returncode == 1
+        assert "Permission denied" in one_error_line(other)
 
 
 def test_requeue_routes_by_the_edited_transport_after_reload(workdir, make_daemon, make_sink):
