@@ -262,13 +262,18 @@ void Protocol::on_bdat(const Command& c) {
     bdat_error_ = Reply{554, "5.5.1", "Error: no valid recipients"};
   } else if (!draft_) {
     start_message();
+    bdat_.emplace(settings_.bare_newline);
   }
   if (bdat_left_ == 0) consume_bdat({});
 }
 
 std::size_t Protocol::consume_bdat(std::string_view in) {
   std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(bdat_left_, in.size()));
-  if (!bdat_error_ && draft_) append_content(in.substr(0, n));
+  if (!bdat_error_ && draft_) {
+    chunk_.clear();
+    bdat_->feed(in.substr(0, n), chunk_);
+    append_content(chunk_);
+  }
   bdat_left_ -= n;
   if (bdat_left_ > 0) return n;
   mode_ = Mode::command;
@@ -279,6 +284,9 @@ std::size_t Protocol::consume_bdat(std::string_view in) {
     return n;
   }
   if (bdat_last_) {
+    chunk_.clear();
+    bdat_->finish(chunk_);  // a CR ending the last chunk is bare
+    append_content(chunk_);
     finish_message();
   } else if (too_big_) {
     // Keep reading chunks (the client may not stop), refuse at LAST.
@@ -329,8 +337,11 @@ void Protocol::append_content(std::string_view bytes) {
 }
 
 void Protocol::finish_message() {
-  bool bare = dot_ && dot_->rejected() && settings_.bare_newline == BareNewline::reject;
+  // The same rule for DATA and BDAT: the whole message is refused.
+  bool bare = ((dot_ && dot_->rejected()) || (bdat_ && bdat_->rejected())) &&
+              settings_.bare_newline == BareNewline::reject;
   dot_.reset();
+  bdat_.reset();
   if (too_big_ || bare) {
     draft_.reset();  // nothing reaches the disk
     if (too_big_) {
@@ -375,6 +386,7 @@ void Protocol::reset_transaction() {
   rcpts_.clear();
   draft_.reset();
   dot_.reset();
+  bdat_.reset();
   too_big_ = false;
   content_size_ = 0;
 }

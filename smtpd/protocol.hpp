@@ -24,6 +24,7 @@
 #include "common/config.hpp"
 #include "common/reply.hpp"
 #include "queue/writer.hpp"
+#include "smtpd/bdat_reader.hpp"
 #include "smtpd/command.hpp"
 #include "smtpd/dot_reader.hpp"
 
@@ -130,8 +131,9 @@ class Protocol {
   std::optional<Mail> mail_;
   std::vector<Address> rcpts_;
   std::unique_ptr<queue::Draft> draft_;
-  std::optional<DotReader> dot_;
-  std::string chunk_;  // scratch buffer for unstuffed content
+  std::optional<DotReader> dot_;    // DATA content
+  std::optional<BdatReader> bdat_;  // BDAT content (all chunks of the message)
+  std::string chunk_;               // scratch buffer for unstuffed content
   std::uint64_t content_size_ = 0;
   bool too_big_ = false;
   std::uint64_t bdat_left_ = 0;  // bytes of the current chunk still to read

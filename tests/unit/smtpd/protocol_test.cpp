@@ -306,6 +306,57 @@ TEST_F(ProtocolTest, BdatWithoutMailStillReadsTheChunk) {
             "503 5.5.1 Error: need MAIL command\r\n250 2.0.0 Ok\r\n");
 }
 
+// The bare_newline rule holds for BDAT as for DATA (SMTP smuggling through chunks).
+constexpr std::string_view kBareReply =
+    "550 5.6.0 Error: bare <CR> or <LF> in message; use CRLF line ends\r\n";
+
+TEST_F(ProtocolTest, BdatBareCrRejectedInRejectMode) {
+  make();
+  send("EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\n");
+  std::string chunk = "A\r.\r\nMAIL FROM:<x@evil.test>\r\n";
+  EXPECT_EQ(send("BDAT " + std::to_string(chunk.size()) + " LAST\r\n" + chunk), kBareReply);
+  EXPECT_EQ(proto_->action(), Action::none);
+  EXPECT_FALSE(proto_->in_transaction());
+  EXPECT_EQ(send("NOOP\r\n"), "250 2.0.0 Ok\r\n");  // still in sync
+}
+
+TEST_F(ProtocolTest, BdatBareLineFeedInAnEarlierChunkRefusesAtLast) {
+  make();
+  send("EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\n");
+  send("BDAT 3\r\na\nb");
+  EXPECT_EQ(send("BDAT 3 LAST\r\nc\r\n"), kBareReply);
+  EXPECT_EQ(proto_->action(), Action::none);
+}
+
+TEST_F(ProtocolTest, BdatCrLfSplitAcrossChunksIsNotBare) {
+  make();
+  send("EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\n");
+  EXPECT_EQ(send("BDAT 2\r\na\r"), "250 2.0.0 Ok: 1 octets received\r\n");
+  EXPECT_EQ(send("BDAT 4 LAST\r\n\nb\r\n"), "");
+  ASSERT_EQ(proto_->action(), Action::commit);
+  EXPECT_TRUE(proto_->take_draft()->body().ends_with("\r\na\r\nb\r\n"));
+}
+
+TEST_F(ProtocolTest, BdatCrEndingTheLastChunkIsBare) {
+  make();
+  send("EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\n");
+  EXPECT_EQ(send("BDAT 2 LAST\r\na\r"), kBareReply);
+  send("MAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\n");
+  send("BDAT 2\r\na\r");
+  EXPECT_EQ(send("BDAT 0 LAST\r\n"), kBareReply);
+}
+
+TEST_F(ProtocolTest, BdatBareNewlinesNormalizedIsOneMessage) {
+  ProtocolSettings s;
+  s.bare_newline = BareNewline::normalize;
+  make(s);
+  send("EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\n");
+  send("BDAT 4\r\nA\r.\r");
+  send("BDAT 25 LAST\r\n\nMAIL FROM:<x@evil.test>\n");
+  ASSERT_EQ(proto_->action(), Action::commit);
+  EXPECT_TRUE(proto_->take_draft()->body().ends_with("\r\nA\r\n.\r\nMAIL FROM:<x@evil.test>\r\n"));
+}
+
 TEST_F(ProtocolTest, DataAndBdatAcrossManyFeeds) {
   make();
   std::string in =
