@@ -30,6 +30,24 @@ void Protocol::timed_out() {
 
 void Protocol::reply(int code, std::string_view status, std::string_view text) {
   out_ += Reply{code, std::string(status), std::string(text)}.wire();
+  if (counting_ && code != 354) {  // DATA counts by its final reply
+    counts_.count(*counting_, code < 400);
+    counting_.reset();
+  }
+}
+
+void Protocol::log_rcpt_reject(const Address& rcpt, int code, std::string_view status,
+                               std::string_view text) const {
+  if (!hooks_.log) return;
+  std::string line = "NOQUEUE: reject: RCPT from " + client_.name + "[" + client_.addr +
+                     "]: " + std::to_string(code) + " " + std::string(status) + " " +
+                     std::string(text) + "; from=" + mail_->sender.bracketed() +
+                     " to=" + rcpt.bracketed() + " proto=" +
+                     (settings_.lmtp ? "LMTP"
+                      : esmtp_       ? "ESMTP"
+                                     : "SMTP");
+  if (!helo_.empty()) line += " helo=<" + helo_ + ">";
+  hooks_.log(line);
 }
 
 void Protocol::error_reply(int code, std::string_view status, std::string_view text) {
@@ -93,6 +111,7 @@ void Protocol::on_command(std::string_view line) {
   ParseOptions opts;
   opts.smtputf8 = mail_ && mail_->smtputf8;
   ParseResult parsed = parse_command(line, opts);
+  counting_ = parsed.command ? parsed.command->verb : Verb::unknown;
   if (!parsed.command) {
     const Reply& e = parsed.error;
     error_reply(e.code, e.status, e.text);
@@ -218,11 +237,13 @@ void Protocol::on_rcpt(const Command& c) {
     return;
   }
   if (rcpts_.size() >= settings_.max_recipients) {
+    log_rcpt_reject(c.path, 452, "4.5.3", "Error: too many recipients");
     error_reply(452, "4.5.3", "Error: too many recipients");
     return;
   }
   if (hooks_.check_recipient) {
     if (std::optional<Reply> refused = hooks_.check_recipient(mail_->sender, c.path)) {
+      log_rcpt_reject(c.path, refused->code, refused->status, refused->text);
       error_reply(refused->code, refused->status, refused->text);
       return;
     }
@@ -322,12 +343,14 @@ void Protocol::start_message() {
   draft_ = hooks_.begin_draft(std::move(env));
   content_size_ = 0;
   too_big_ = false;
+  header_scan_.reset();
   std::string received = received_header(draft_->id());
   draft_->append(received);
 }
 
 void Protocol::append_content(std::string_view bytes) {
   if (too_big_ || bytes.empty()) return;
+  header_scan_.feed(bytes);
   content_size_ += bytes.size();
   if (settings_.message_size_limit != 0 && content_size_ > settings_.message_size_limit) {
     too_big_ = true;

@@ -27,6 +27,7 @@
 #include "smtpd/bdat_reader.hpp"
 #include "smtpd/command.hpp"
 #include "smtpd/dot_reader.hpp"
+#include "smtpd/session_record.hpp"
 
 namespace mp::smtpd {
 
@@ -55,6 +56,8 @@ struct ProtocolHooks {
   std::function<std::unique_ptr<queue::Draft>(Envelope)> begin_draft;
   // "Sun, 22 Nov 2026 10:00:00 +0000" for the Received header (a clock for tests).
   std::function<std::string()> date;
+  // A line for the log the protocol decided on ("NOQUEUE: reject: RCPT from ...").
+  std::function<void(const std::string&)> log;
 };
 
 enum class Action { none, commit, start_tls, close };
@@ -86,6 +89,10 @@ class Protocol {
 
   // Commands consumed so far (for logs) and whether a transaction is open.
   bool in_transaction() const { return mail_.has_value(); }
+  // "ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4", for the disconnect line.
+  std::string command_counts() const { return counts_.text(); }
+  // The Message-ID of the last message begun ("" when it has none).
+  std::string message_id() const { return header_scan_.message_id(); }
 
  private:
   enum class Mode { command, data, bdat };
@@ -107,6 +114,8 @@ class Protocol {
   void append_content(std::string_view bytes);
   std::string received_header(const std::string& id) const;
   std::string protocol_name() const;
+  void log_rcpt_reject(const Address& rcpt, int code, std::string_view status,
+                       std::string_view text) const;
 
   ProtocolSettings settings_;
   ClientInfo client_;
@@ -117,6 +126,9 @@ class Protocol {
   unsigned errors_ = 0;
   bool tls_active_ = false;
   bool discarding_line_ = false;  // inside an over-long command line
+  CommandCounts counts_;
+  std::optional<Verb> counting_;  // the command the next final reply answers
+  HeaderScan header_scan_;
 
   // Session state.
   std::string helo_;

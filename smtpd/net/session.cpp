@@ -95,6 +95,10 @@ struct Conversation {
           queue::CommitResult r =
               co_await async_commit(env.writer, std::move(draft), asio::use_awaitable);
           if (!r.ok) log::warning("smtpd", id + ": queue file write error: " + r.error);
+          if (r.ok) {  // as given ("<>" when the message has none), as Postfix's cleanup
+            std::string mid = proto.message_id();
+            log::info("cleanup", id + ": message-id=" + (mid.empty() ? "<>" : mid));
+          }
           if (r.ok) metrics::registry().messages_accepted.inc();
           proto.committed(r);
           continue;
@@ -161,6 +165,7 @@ asio::awaitable<void> run_session(Stream& stream, bool lmtp, const SessionEnv& e
   };
   hooks.begin_draft = [&env](Envelope e) { return env.writer.begin(std::move(e)); };
   hooks.date = rfc5322_date;
+  hooks.log = [](const std::string& line) { log::info("smtpd", line); };
 
   Protocol proto(settings, ClientInfo{addr, "unknown"}, hooks);
   Clock::time_point deadline = Clock::now() + env.config.smtpd_timeout;
@@ -179,7 +184,7 @@ asio::awaitable<void> run_session(Stream& stream, bool lmtp, const SessionEnv& e
       stream.socket().write_some(asio::buffer(proto.output()), ec);
     }
   }
-  log::info("smtpd", "disconnect from " + conv.peer);
+  log::info("smtpd", "disconnect from " + conv.peer + " " + proto.command_counts());
 }
 
 }  // namespace mp::smtpd

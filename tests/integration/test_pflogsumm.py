@@ -84,3 +84,28 @@ class LogFile:
             return self.path.read_text(errors="replace")
         except FileNotFoundError:
             return ""
+
+
+@pytest.mark.skipif(shutil.which("pflogsumm") is None and not mp.Path(PFLOGSUMM).exists(),
+                    reason="pflogsumm not installed (.ci/install-deps installs it)")
+def test_pflogsumm_counts_the_refused_recipients_as_rejected(workdir, make_daemon):
+    logfile = workdir / "maillog"
+    d = make_daemon({"mynetworks": "127.0.0.1/32", "relay_domains": "example.org", "log": str(logfile)})
+    refused = ["a@other.net", "b@other.net", "c@elsewhere.test"]
+    with d.session(source="127.0.0.2") as c:
+        assert c.cmd("MAIL FROM:<probe@outside.test>").code == 250
+        for rcpt in refused:
+            assert c.cmd(f"RCPT TO:<{rcpt}>").code == 554
+        assert c.cmd("RCPT TO:<ok@example.org>").code == 250
+        assert c.cmd("QUIT").code == 221
+    log = LogFile(logfile)
+    mp.wait_until(lambda: "disconnect from unknown[127.0.0.2]" in log.log_text(), 10,
+                  what="the disconnect line")
+    d.stop()
+    mp.require_tool(PFLOGSUMM, "pflogsumm")
+    r = mp.run([PFLOGSUMM, "--syslog-name=mailprocd", str(logfile)], limit=60)
+    assert r.returncode == 0, mp.out(r)
+    report = r.stdout.decode("utf-8", "replace")
+    m = re.search(r"^\s*(\d+)\s+rejected\b", report, re.M)
+    assert m and int(m.group(1)) == len(refused), f"{report[:2000]}\nlog:\n{logfile.read_text()}"
+    assert "Relay access denied" in report, report
