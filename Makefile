@@ -62,13 +62,17 @@ demo-config:
 	done; \
 	if [ "$$(id -u)" -eq 0 ]; then install -d -o $(DEMO_USER) -g $(DEMO_USER) -m 0700 "$$run/Maildir"; fi
 
-# Programs (stripped), man pages, the systemd unit, and the samples in $(SYSCONFDIR) only
+# Programs (stripped), the sendmail and mailq symlinks, man pages, the systemd unit, and the samples in $(SYSCONFDIR) only
 # where no file of that name exists (an operator's files are never replaced).
 install: build
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) \
 	  $(DESTDIR)$(SYSCONFDIR) $(addprefix $(DESTDIR)$(PREFIX)/share/man/man,1 5 8)
 	install -s -m 0755 $(BUILD)/bin/mailprocd $(DESTDIR)$(PREFIX)/sbin/mailprocd
 	install -s -m 0755 $(BUILD)/bin/mpqueue $(BUILD)/bin/mpsendmail $(DESTDIR)$(PREFIX)/bin/
+	@# sendmail where Debian has it (sbin), mailq beside mpqueue: both run mpsendmail,
+	@# which acts on the name it was run under (mailq: the queue listing).
+	ln -sfn ../bin/mpsendmail $(DESTDIR)$(PREFIX)/sbin/sendmail
+	ln -sfn mpsendmail $(DESTDIR)$(PREFIX)/bin/mailq
 	for f in doc/man/*.[158]; do install -m 0644 $$f $(DESTDIR)$(PREFIX)/share/man/man$${f##*.}/; done
 	sed -e 's|@SBINDIR@|$(PREFIX)/sbin|g' -e 's|@BINDIR@|$(PREFIX)/bin|g' \
 	  -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' etc/mailprocd.service \

@@ -9,7 +9,10 @@
 //  * otherwise through the daemon's submit socket (tools/submit_client.hpp),
 //    where the daemon, not the user, writes the spool.
 // Exit statuses are sendmail's (sysexits.h): 0 only once durably queued.
+// The queueing itself is tools/sendmail_queue.cpp; -bs, -bp and -q are
+// tools/sendmail_modes.cpp.
 #include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,13 +28,9 @@
 #include <system_error>
 
 #include "common/config.hpp"
-#include "common/log.hpp"
-#include "common/privileges.hpp"
-#include "queue/layout.hpp"
-#include "queue/spool_owner.hpp"
-#include "queue/writer.hpp"
+#include "tools/sendmail_modes.hpp"
+#include "tools/sendmail_queue.hpp"
 #include "tools/submission.hpp"
-#include "tools/submit_client.hpp"
 
 namespace {
 
@@ -42,34 +41,6 @@ constexpr const char* kDefaultConfig = "/etc/mailproc/mailprocd.conf";
 int fail(int status, const std::string& text) {
   std::cerr << "mpsendmail: " << text << "\n";
   return status;
-}
-
-struct Invoker {
-  uid_t uid = 0;
-  std::string name;       // login name, or "#UID" when the uid has no passwd entry
-  std::string full_name;  // GECOS, first field
-};
-
-Invoker invoking_user() {
-  Invoker who;
-  who.uid = ::getuid();
-  std::vector<char> buf(16384);
-  passwd pw{};
-  passwd* found = nullptr;
-  if (getpwuid_r(who.uid, &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr) {
-    who.name = pw.pw_name;
-    std::string gecos = pw.pw_gecos ? pw.pw_gecos : "";
-    who.full_name = gecos.substr(0, gecos.find(','));
-  } else {
-    who.name = "#" + std::to_string(who.uid);
-  }
-  return who;
-}
-
-int utc_offset(std::time_t now) {
-  std::tm tm{};
-  localtime_r(&now, &tm);
-  return static_cast<int>(tm.tm_gmtoff);
 }
 
 // Reads stdin up to the end (or the "." line). Returns 0 or an exit status.
@@ -90,68 +61,14 @@ int read_input(InputCollector& in) {
   }
 }
 
-std::string message_id(const std::string& host, std::time_t now) {
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &tm);
-  unsigned r = 0;
-  int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    if (::read(fd, &r, sizeof r) != static_cast<ssize_t>(sizeof r)) r = 0;
-    ::close(fd);
-  }
-  char tag[64];
-  std::snprintf(tag, sizeof tag, "%s.%ld.%08x", stamp, static_cast<long>(::getpid()), r);
-  return "<" + std::string(tag) + "@" + host + ">";
-}
-
-// Root writes the spool as its owner (files the daemon, running as that owner,
-// can read); a spool that does not exist yet is made first, owned by `user`.
-// Returns false (with `why`) when this process may not write the spool.
-bool become_spool_writer(const mp::Config& config, std::string& why) {
-  const std::filesystem::path& spool = config.spooldir;
-  struct stat st {};
-  if (mp::running_as_root()) {
-    if (::stat(spool.c_str(), &st) != 0 && errno == ENOENT) {
-      try {
-        std::optional<mp::UnixUser> owner;
-        try {
-          owner = mp::lookup_user(config.user);
-        } catch (const std::runtime_error&) {
-          // no such user: the spool stays root's, as a daemon run as root would leave it
-        }
-        mp::queue::Layout layout(spool);
-        if (owner) {  // made the owner's on descriptors, as mailprocd does (queue/spool_owner)
-          mp::queue::SpoolOwner who{owner->name, owner->uid, owner->gid};
-          mp::UniqueFd root = mp::queue::prepare_spool_root(layout, who);
-          mp::queue::prepare_sub_queues(root.get(), layout, who);
-        } else {
-          layout.create();
-        }
-      } catch (const std::exception& e) {
-        why = e.what();
-        return false;
-      }
-    }
-    return mp::become_owner_of(spool, why);
-  }
-  for (const std::filesystem::path& dir : {spool / "tmp", spool / "incoming"}) {
-    if (::access(dir.c_str(), W_OK | X_OK) != 0) {
-      why = dir.string() + ": " + std::strerror(errno);
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   // A daemon closing a socket early must not kill us after the message is queued.
   std::signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
-  CommandLine cl = parse_command_line(args);
+  // Run as mailq (a symlink) it is `-bp`; as sendmail, itself.
+  CommandLine cl = parse_command_line(args_for_program_name(argc > 0 ? argv[0] : "", args));
   if (!cl.error.empty()) return fail(ex_usage, cl.error + " (see mpsendmail --help)");
   const Options& opt = cl.options;
   if (opt.help) {
@@ -163,6 +80,14 @@ int main(int argc, char** argv) {
     return ex_ok;
   }
 
+  if (opt.mode == Mode::list_queue || opt.mode == Mode::run_queue) {
+    if (!opt.recipients.empty())
+      return fail(ex_usage, "-bp and -q take no recipients (see mpsendmail --help)");
+    return run_mpqueue(opt);  // mpqueue reads the configuration itself
+  }
+  if (opt.mode == Mode::smtp && !opt.recipients.empty())
+    return fail(ex_usage, "-bs takes no recipients: they come with RCPT TO");
+
   mp::Config config;
   try {
     config = mp::load_config(opt.config_file.empty() ? kDefaultConfig : opt.config_file);
@@ -172,6 +97,10 @@ int main(int argc, char** argv) {
   }
   const std::string& host = config.myhostname;
   const Invoker who = invoking_user();
+  if (opt.mode == Mode::smtp) {
+    Queuer queuer(config, who);  // the log is opened before privileges change
+    return run_smtp(config, queuer);
+  }
 
   // The envelope sender: -f, else the invoking user @ myhostname.
   std::string error;
@@ -244,47 +173,9 @@ int main(int argc, char** argv) {
   for (const mp::Address& a : rcpts) env.smtputf8 = env.smtputf8 || a.needs_smtputf8();
   env.arrival = static_cast<std::int64_t>(now);
 
-  // The log is opened before privileges change (root may open the daemon's
-  // log file); a log on stderr is left alone: stderr is the caller's (cron).
-  bool logging = config.log != "stderr" && !config.log.empty();
-  if (logging) {
-    try {
-      mp::log::open(config.log, host);
-    } catch (const std::exception&) {
-      logging = false;  // not ours to write: the queue manager's lines still follow
-    }
-  }
-
-  std::string why;
-  if (!become_spool_writer(config, why)) {
-    // Not the spool's owner: the daemon queues it for us.
-    SubmitResult r = submit(submit_socket_path(config), env, message.content);
-    if (r.status == ex_ok && opt.verbose) std::cerr << "mpsendmail: queued as " << r.id << "\n";
-    if (r.status != ex_ok) {
-      return fail(r.status, "cannot queue: spool not writable (" + why + ") and " + r.error);
-    }
-    return ex_ok;
-  }
-
-  std::string id;
-  try {
-    mp::queue::Layout layout(config.spooldir);
-    layout.create();  // sub-queues missing from a half-made spool (as its owner); checks them all
-    mp::queue::Writer writer(layout, mp::queue::WriterOptions{1});
-    auto draft = writer.begin(env);
-    draft->append("Received: by " + host + " (mailproc, from userid " + std::to_string(who.uid) +
-                  ")\r\n\tid " + draft->id() + "; " + prep.date + "\r\n");
-    draft->append(message.content);
-    id = writer.commit(std::move(draft));
-  } catch (const std::exception& e) {
-    return fail(ex_tempfail, std::string("cannot queue the message: ") + e.what());
-  }
-  // Durably queued from here on: nothing below may turn this into a failure.
-  if (logging) {
-    mp::log::info("pickup",
-                  id + ": uid=" + std::to_string(who.uid) + " from=" + sender.bracketed());
-  }
-  wake_daemon(config, id);
-  if (opt.verbose) std::cerr << "mpsendmail: queued as " << id << "\n";
+  Queuer queuer(config, who);
+  Queued q = queuer.queue(env, message.content, prep.date);
+  if (q.status != ex_ok) return fail(q.status, q.error);
+  if (opt.verbose) std::cerr << "mpsendmail: queued as " << q.id << "\n";
   return ex_ok;
 }

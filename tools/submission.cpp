@@ -2,6 +2,7 @@
 #include "tools/submission.hpp"
 
 #include <array>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -117,19 +118,37 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
           k = a.size();
           break;
         case 'b':
+          k = a.size();
           if (rest == "m") {
-            k = a.size();
-            break;
-          }
-          if (rest.empty()) return fail("option -b needs a mode (only -bm is supported)");
-          if (rest == "p") return fail("-bp (list the queue) is not supported: use mpqueue -p");
-          if (rest == "s")
-            return fail("-bs (SMTP on stdin) is not supported: use the daemon's SMTP listener");
-          if (rest == "i")
+            o.mode = Mode::deliver;
+          } else if (rest == "s") {
+            o.mode = Mode::smtp;
+          } else if (rest == "p") {
+            o.mode = Mode::list_queue;
+          } else if (rest.empty()) {
+            return fail("option -b needs a mode (-bm, -bs or -bp)");
+          } else if (rest == "i") {
             return fail("-bi (aliases) is not supported: mailproc has no aliases file");
-          return fail("mode -b" + rest + " is not supported (only -bm)");
+          } else {
+            return fail("mode -b" + rest + " is not supported (only -bm, -bs and -bp)");
+          }
+          break;
         case 'q':
-          return fail("-q (run the queue) is not supported: use mpqueue flush");
+          k = a.size();
+          if (rest.empty()) {
+            o.mode = Mode::run_queue;
+          } else if (rest[0] == 'R' || rest[0] == 'I') {
+            if (rest.size() == 1)
+              return fail("option -q" + rest + " needs a " +
+                          (rest[0] == 'R' ? "site" : "queue ID"));
+            o.mode = Mode::run_queue;
+            (rest[0] == 'R' ? o.queue_site : o.queue_id) = rest.substr(1);
+          } else if (std::isdigit(static_cast<unsigned char>(rest[0]))) {
+            o.ignored.push_back(a);  // -q30m: the daemon's queue_run_interval rules
+          } else {
+            return fail("option -q" + rest + " is not supported (-q, -qR<site>, -qI<id>)");
+          }
+          break;
         case 'I':
           return fail("-I (aliases) is not supported: mailproc has no aliases file");
         default:
@@ -146,10 +165,23 @@ CommandLine parse_command_line(const std::vector<std::string>& args) {
   return r;
 }
 
+std::vector<std::string> args_for_program_name(std::string_view argv0,
+                                               std::vector<std::string> args) {
+  std::string_view name = argv0.substr(argv0.rfind('/') + 1);  // npos + 1 == 0
+  if (name == "mailq") args.insert(args.begin(), "-bp");
+  if (name == "newaliases") args.insert(args.begin(), "-bi");
+  return args;
+}
+
 std::string usage_text() {
   return "usage: mpsendmail [-t] [-i] [-f SENDER] [-F FULL-NAME] [-C FILE] [--] [RECIPIENT...]\n"
+         "       mpsendmail -bs | -bp | -q | -qR<site> | -qI<id> [-C FILE]\n"
          "\n"
          "Queues the message read from standard input for delivery by mailprocd.\n"
+         "  -bs           speak SMTP on standard input and output; each message is queued\n"
+         "  -bp           list the queue (mpqueue -p; also when run as mailq)\n"
+         "  -q, -qR<site>, -qI<id>  try deferred mail now: all, for a domain, or one\n"
+         "                message (mpqueue flush)\n"
          "  -t            also send to the To:, Cc: and Bcc: addresses of the message\n"
          "  -i, -oi       a line holding only \".\" does not end the message\n"
          "  -f SENDER     envelope sender (default: your user name @ myhostname; \"<>\": none)\n"

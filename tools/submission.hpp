@@ -35,7 +35,15 @@ enum Exit : int {
                      // unreachable, disk full... (the caller keeps the mail and retries)
 };
 
+// What the command line asks for: a message on stdin (the default, -bm), an
+// SMTP dialogue on stdin/stdout (-bs), the queue listing (-bp, mailq), or a
+// queue run (-q, -qR<site>, -qI<id>): the last two are mpqueue's work.
+enum class Mode { deliver, smtp, list_queue, run_queue };
+
 struct Options {
+  Mode mode = Mode::deliver;
+  std::string queue_site;                // -qR<site>: flush deferred mail for that domain
+  std::string queue_id;                  // -qI<id>: flush that message
   std::string config_file;               // -C FILE / -c FILE; empty: the default
   bool extract_recipients = false;       // -t
   bool ignore_dots = false;              // -i / -oi: a line "." does not end the input
@@ -57,9 +65,18 @@ struct CommandLine {
 // argument ("-f sender"); options end at "--" or at the first non-option.
 // Accepted as no-ops: -bm -m -n -U -G, every -oX except -oi (-odX, -oeX...),
 // -dX, and -A/-B/-h/-L/-N/-O/-p/-R/-V/-X with their values.
-// Refused (usage error naming the mpqueue equivalent where one exists): the
-// other -b modes (-bp, -bs, -bd, -bi, -bv, ...), -q, -I, unknown letters.
+// Modes: -bm (deliver), -bs, -bp, -q, -qR<site>, -qI<id>; -q<interval> is
+// accepted and ignored (the daemon runs the queue on its own), as Postfix does.
+// Refused (usage error): the other -b modes (-bd, -bi, -bv, ...), -qS and
+// other -q selections, -I, unknown letters.
 CommandLine parse_command_line(const std::vector<std::string>& args);
+
+// The command line as meant by the name the program was run under (argv[0]'s
+// last component): "mailq" is "sendmail -bp", "newaliases" "sendmail -bi"
+// (refused: no aliases file); any other name (mpsendmail, sendmail) leaves
+// `args` as they are.
+std::vector<std::string> args_for_program_name(std::string_view argv0,
+                                               std::vector<std::string> args);
 
 std::string usage_text();  // for --help (and after a usage error: a short hint)
 

@@ -31,6 +31,9 @@ def test_make_install_into_destdir(workdir):
         for name in names:
             p = usr / folder / name
             assert p.is_file() and os.access(p, os.X_OK), p
+    # sendmail and mailq are symlinks that resolve to the installed mpsendmail.
+    for link in (usr / "sbin" / "sendmail", usr / "bin" / "mailq"):
+        assert link.is_symlink() and link.resolve() == (usr / "bin" / "mpsendmail").resolve(), link
     man_sources = sorted(p.name for p in (mp.SOURCE / "doc" / "man").iterdir() if p.suffix in (".1", ".5", ".8"))
     assert "mpsendmail.1" in man_sources and "mailprocd.8" in man_sources, man_sources
     for name in man_sources:

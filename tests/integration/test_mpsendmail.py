@@ -119,7 +119,7 @@ def test_dot_line_ends_input_unless_i(make_daemon, make_sink):
     (("-t",), b"Subject: -t but no To/Cc/Bcc\n\nx\n"),
     (("-Z", "bob@example.net"), b"x\n"),                     # unknown option
     (("-f",), b"x\n"),                                       # -f without its value
-    (("-bp",), b""),                                         # a mode we do not have
+    (("-bd",), b""),                                         # a mode we do not have
     (("bad address@@example.net",), b"x\n"),                 # malformed recipient
     (("-f", "a@@b", "bob@example.net"), b"x\n"),             # malformed sender
 ])
@@ -239,3 +239,23 @@ def test_user_without_spool_access_and_no_daemon_gets_75(workdir, make_daemon):
     assert r.returncode == 75, mp.out(r)
     assert "not writable" in r.stderr.decode(), mp.out(r)
     assert mp.queued_ids(d.spool) == set()
+
+
+def test_bs_speaks_smtp_on_stdin_and_queues_each_message(make_daemon, make_sink):
+    """mpsendmail -bs (Symfony Mailer's default): an SMTP dialogue on stdin;
+    the message is queued and delivered, MAIL FROM is the envelope sender."""
+    d, sink = relay(make_daemon, make_sink)
+    dialogue = (b"EHLO client\r\nMAIL FROM:<app@example.com>\r\nRCPT TO:<bob@example.net>\r\n"
+                b"DATA\r\nSubject: via -bs\r\n\r\n..dotted\r\n.\r\nQUIT\r\n")
+    r = sendmail(d.conf_path, "-bs", input=dialogue)
+    assert r.returncode == 0, mp.out(r)
+    replies = r.stdout.decode().split("\r\n")
+    assert replies[0].startswith("220 ") and "ESMTP" in replies[0], replies
+    codes = [line[:4] for line in replies if line]
+    assert "250 " in codes and "354 " in codes and codes[-1] == "221 ", replies
+    queued = [line for line in replies if line.startswith("250 2.0.0 Ok: queued as ")]
+    assert len(queued) == 1, replies
+    mp.wait_until(lambda: sink.delivered_to("bob@example.net"), 20, what="delivery")
+    (t,) = sink.delivered()
+    assert t.sender == "app@example.com"
+    assert b"Subject: via -bs" in t.data and b"\r\n.dotted\r\n" in t.data

@@ -106,12 +106,37 @@ TEST(CommandLine, UsageErrors) {
   EXPECT_NE(parse_error({"-Z", "r@y"}), "");
   EXPECT_NE(parse_error({"--frobnicate"}), "");
   EXPECT_NE(parse_error({"-N"}), "");
-  EXPECT_NE(parse_error({"-bp"}).find("mpqueue -p"), std::string::npos);
-  EXPECT_NE(parse_error({"-q"}).find("mpqueue flush"), std::string::npos);
-  EXPECT_NE(parse_error({"-q30m"}), "");
-  EXPECT_NE(parse_error({"-bs"}), "");
-  EXPECT_NE(parse_error({"-bi"}), "");
+  EXPECT_NE(parse_error({"-bd"}), "");
+  EXPECT_NE(parse_error({"-qR"}), "");
+  EXPECT_NE(parse_error({"-qI"}), "");
+  EXPECT_NE(parse_error({"-qSsender"}), "");
+  EXPECT_NE(parse_error({"-bi"}).find("aliases"), std::string::npos);
   EXPECT_NE(parse_error({"-I"}), "");
+}
+
+TEST(CommandLine, Modes) {
+  EXPECT_EQ(parse_ok({"r@y"}).mode, Mode::deliver);
+  EXPECT_EQ(parse_ok({"-bm", "r@y"}).mode, Mode::deliver);
+  EXPECT_EQ(parse_ok({"-bs"}).mode, Mode::smtp);
+  EXPECT_EQ(parse_ok({"-bp", "-C", "f"}).mode, Mode::list_queue);
+  EXPECT_EQ(parse_ok({"-bp", "-C", "f"}).config_file, "f");
+  EXPECT_EQ(parse_ok({"-q"}).mode, Mode::run_queue);
+  Options site = parse_ok({"-qRexample.org"});
+  EXPECT_EQ(site.mode, Mode::run_queue);
+  EXPECT_EQ(site.queue_site, "example.org");
+  EXPECT_EQ(parse_ok({"-qI1NBH0E5OQ3B2K7VQ"}).queue_id, "1NBH0E5OQ3B2K7VQ");
+  Options interval = parse_ok({"-q30m"});  // accepted, does nothing (Postfix too)
+  EXPECT_EQ(interval.mode, Mode::deliver);
+  EXPECT_EQ(interval.ignored, std::vector<std::string>{"-q30m"});
+}
+
+TEST(CommandLine, ProgramName) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(args_for_program_name("/usr/bin/mailq", {}), V{"-bp"});
+  EXPECT_EQ(args_for_program_name("mailq", {"-C", "f"}), (V{"-bp", "-C", "f"}));
+  EXPECT_EQ(args_for_program_name("/usr/sbin/newaliases", {}), V{"-bi"});
+  EXPECT_EQ(args_for_program_name("/usr/sbin/sendmail", {"-t"}), V{"-t"});
+  EXPECT_EQ(args_for_program_name("mpsendmail", {"r@y"}), V{"r@y"});
 }
 
 // ---------------------------------------------------------------- input
