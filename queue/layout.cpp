@@ -62,11 +62,16 @@ void remove_entry(int dir_fd, const std::string& entry, const fs::path& p, int d
   if (::unlinkat(dir_fd, entry.c_str(), 0) == 0 || errno == ENOENT) return;
   if (errno != EISDIR) fail(errno, "unlink", p);
   int fd = ::openat(dir_fd, entry.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && (errno == ELOOP || errno == ENOTDIR)) {  // swapped for a link or file meanwhile
+    if (::unlinkat(dir_fd, entry.c_str(), 0) == 0 || errno == ENOENT) return;
+  }
   if (fd < 0) fail(errno, "open", p);
   UniqueFd sub(fd);
   remove_below(sub.get(), p, depth + 1);
-  if (::unlinkat(dir_fd, entry.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
-    fail(errno, "rmdir", p);
+  if (::unlinkat(dir_fd, entry.c_str(), AT_REMOVEDIR) == 0 || errno == ENOENT) return;
+  // Swapped for a link or a file meanwhile: remove that name (never what it points at).
+  if (errno == ENOTDIR && (::unlinkat(dir_fd, entry.c_str(), 0) == 0 || errno == ENOENT)) return;
+  fail(errno, "rmdir", p);
 }
 
 std::vector<std::string> entries_of(int dir_fd, const fs::path& p) {

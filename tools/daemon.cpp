@@ -120,8 +120,12 @@ int run_daemon(const Config& config) {
   if (config.metrics_listen) metrics.emplace(*config.metrics_listen, config.spooldir);
   if (user) drop_privileges(*user);  // process-wide, every thread included
   // As the spool's owner: nothing root does may follow what that user controls.
-  if (std::size_t purged = layout.purge_tmp())
-    log::info("master", "removed " + std::to_string(purged) + " uncommitted file(s) from tmp/");
+  try {  // leftovers only: one that cannot be removed is no reason not to start
+    if (std::size_t purged = layout.purge_tmp())
+      log::info("master", "removed " + std::to_string(purged) + " uncommitted file(s) from tmp/");
+  } catch (const std::exception& e) {
+    log::warning("master", std::string("cannot purge tmp/: ") + e.what());
+  }
 
   queue::Manager manager(
       qmgr_io, layout, writer, queue::ManagerSettings::from(config), router,
