@@ -145,7 +145,8 @@ struct Connection : std::enable_shared_from_this<Connection> {
     std::string error;
     auto h = parse_request_header(std::string_view(in).substr(0, n), error);
     if (!h) return answer({Outcome::fail, error});
-    if (h->size > server->settings.message_size_limit)
+    const std::uint64_t limit = server->settings.message_size_limit;  // 0: no limit
+    if (limit != 0 && h->size > limit)
       return answer({Outcome::fail, "message larger than message_size_limit (" +
                                         std::to_string(server->settings.message_size_limit) +
                                         " bytes)"});

@@ -151,6 +151,16 @@ TEST_F(SubmitServerTest, RefusesBadRequestsAndQueuesNothing) {
   EXPECT_EQ(incoming().size(), 1u);
 }
 
+TEST_F(SubmitServerTest, ZeroMessageSizeLimitMeansNoLimit) {
+  submit::Settings s;
+  s.message_size_limit = 0;  // as in Postfix: unlimited, not "refuse everything"
+  start(s);
+  submission::SubmitResult r = submission::submit(
+      socket_, envelope(), "Subject: hi\r\n\r\nbody\r\n", std::chrono::seconds(10));
+  ASSERT_EQ(r.status, 0) << r.error;
+  EXPECT_EQ(incoming().size(), 1u);
+}
+
 TEST_F(SubmitServerTest, StaleSocketReplacedOtherFilesKept) {
   fs::create_directories(socket_.parent_path());
   {  // a socket file nobody listens on (left by a crash)
