@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -118,11 +119,19 @@ SubmitResult submit(const std::filesystem::path& socket, const Envelope& env,
   if (fd.get() < 0) return r;
   const Clock::time_point deadline = Clock::now() + limit;
   std::string header = submit::encode_request_header(env, content.size());
-  if (!send_all(fd.get(), header, deadline, r.error) ||
-      !send_all(fd.get(), content, deadline, r.error))
-    return r;
   std::string line;
-  if (!read_line(fd.get(), line, deadline, r.error)) return r;
+  if (!send_all(fd.get(), header, deadline, r.error) ||
+      !send_all(fd.get(), content, deadline, r.error)) {
+    // The daemon may have refused before reading it all (too many at once):
+    // its answer, when there is one, says why better than "Broken pipe".
+    std::string ignored;
+    if (!read_line(fd.get(), line, std::min(deadline, Clock::now() + std::chrono::seconds(2)),
+                   ignored) ||
+        !submit::parse_response(line))
+      return r;
+  } else if (!read_line(fd.get(), line, deadline, r.error)) {
+    return r;
+  }
   auto resp = submit::parse_response(line);
   if (!resp) {
     r.error = "the daemon answered something unexpected: " + line.substr(0, 200);

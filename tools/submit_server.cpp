@@ -96,6 +96,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     connections.remove_if([](const std::weak_ptr<Connection>& w) { return w.expired(); });
     return connections.size();
   }
+  std::size_t same_uid(uid_t uid);  // live connections of `uid`, counting the caller
 };
 
 // One submission: header, content, commit, answer, close.
@@ -108,6 +109,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
   asio::steady_timer timer;
   std::string in, out;
   uid_t uid = 0;
+  bool identified = false;
   RequestHeader header;
 
   void close() {
@@ -124,6 +126,10 @@ struct Connection : std::enable_shared_from_this<Connection> {
     if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
       return answer({Outcome::tempfail, "cannot identify the client"});
     uid = cred.uid;
+    identified = true;
+    if (server->same_uid(uid) > server->settings.connections_per_uid)
+      return answer(
+          {Outcome::tempfail, "too many submissions in progress for uid " + std::to_string(uid)});
     asio::async_read_until(socket, asio::dynamic_buffer(in, kMaxHeader), "\n\n",
                            [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
                              self->on_header(ec, n);
@@ -145,7 +151,8 @@ struct Connection : std::enable_shared_from_this<Connection> {
     std::string error;
     auto h = parse_request_header(std::string_view(in).substr(0, n), error);
     if (!h) return answer({Outcome::fail, error});
-    if (h->size > server->settings.message_size_limit)
+    const std::uint64_t limit = server->settings.message_size_limit;  // 0: no limit
+    if (limit != 0 && h->size > limit)
       return answer({Outcome::fail, "message larger than message_size_limit (" +
                                         std::to_string(server->settings.message_size_limit) +
                                         " bytes)"});
@@ -211,6 +218,13 @@ struct Connection : std::enable_shared_from_this<Connection> {
         [self = shared_from_this()](const asio::error_code&, std::size_t) { self->close(); });
   }
 };
+
+std::size_t Server::Impl::same_uid(uid_t uid) {
+  std::size_t n = 0;
+  for (const std::weak_ptr<Connection>& w : connections)
+    if (auto c = w.lock(); c && c->identified && c->uid == uid) ++n;
+  return n;
+}
 
 void Server::Impl::bind() {
   const sockaddr_un addr = socket_address(path);

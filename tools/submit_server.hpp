@@ -10,7 +10,7 @@
 // Why this is safe for local users: the socket accepts nothing but a complete,
 // bounded request (header <= submit::kMaxHeader, content <= message_size_limit,
 // recipients <= max_recipients, CRLF-clean content, one overall time limit,
-// at most kMaxConnections at once); the submitter is the peer's uid
+// at most kMaxConnections at once, connections_per_uid of one uid); the submitter is the peer's uid
 // (SO_PEERCRED), which the daemon — not the client — writes into the
 // Received: header and the `pickup` log line; the user never touches the
 // spool, which stays owner-only. Like sendmail and Postfix, any local user may
@@ -37,6 +37,7 @@ struct Settings {
   std::uint64_t message_size_limit = 10240000;
   unsigned max_recipients = 1000;
   std::chrono::milliseconds io_limit{300000};  // whole request, and the answer
+  std::size_t connections_per_uid = 10;        // one user cannot hold the socket for all
   static Settings from(const Config& config);
 };
 

@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/unique_fd.hpp"
 #include "queue/layout.hpp"
 #include "queue/writer.hpp"
 #include "tools/submission.hpp"
@@ -149,6 +150,59 @@ TEST_F(SubmitServerTest, RefusesBadRequestsAndQueuesNothing) {
   // And a good one still works after all that.
   EXPECT_EQ(raw(head + "size 3\n\nx\r\n").rfind("ok ", 0), 0u);
   EXPECT_EQ(incoming().size(), 1u);
+}
+
+TEST_F(SubmitServerTest, ZeroMessageSizeLimitMeansNoLimit) {
+  submit::Settings s;
+  s.message_size_limit = 0;  // as in Postfix: unlimited, not "refuse everything"
+  start(s);
+  submission::SubmitResult r = submission::submit(
+      socket_, envelope(), "Subject: hi\r\n\r\nbody\r\n", std::chrono::seconds(10));
+  ASSERT_EQ(r.status, 0) << r.error;
+  EXPECT_EQ(incoming().size(), 1u);
+}
+
+TEST_F(SubmitServerTest, OverTheConnectionLimitTheClientReportsTheRefusal) {
+  submit::Settings s;
+  s.connections_per_uid = submit::kMaxConnections + 1;  // the overall cap, not the per-uid one
+  start(s);
+  std::vector<UniqueFd> held;
+  for (std::size_t i = 0; i < submit::kMaxConnections; ++i) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strncpy(sa.sun_path, socket_.c_str(), sizeof sa.sun_path - 1);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+    held.emplace_back(fd);
+  }
+  std::string big(4 * 1024 * 1024, 'x');
+  submission::SubmitResult r = submission::submit(
+      socket_, envelope(), "Subject: hi\r\n\r\n" + big + "\r\n", std::chrono::seconds(10));
+  EXPECT_EQ(r.status, 75);
+  EXPECT_NE(r.error.find("too many local submissions"), std::string::npos) << r.error;
+}
+
+TEST_F(SubmitServerTest, OneUidCannotHoldEveryConnection) {
+  submit::Settings s;
+  s.connections_per_uid = 3;
+  start(s);
+  std::vector<UniqueFd> held;
+  for (int i = 0; i < 3; ++i) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strncpy(sa.sun_path, socket_.c_str(), sizeof sa.sun_path - 1);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+    held.emplace_back(fd);
+  }
+  // Accepted in order, each identified at once: the held ones count before ours.
+  submission::SubmitResult r =
+      submission::submit(socket_, envelope(), "Subject: hi\r\n\r\nx\r\n", std::chrono::seconds(10));
+  EXPECT_EQ(r.status, 75);
+  EXPECT_NE(r.error.find("too many submissions in progress for uid " + std::to_string(::getuid())),
+            std::string::npos)
+      << r.error;
+  held.clear();
 }
 
 TEST_F(SubmitServerTest, StaleSocketReplacedOtherFilesKept) {
