@@ -57,7 +57,7 @@ static unsigned destination_limit(const RelaySettings& s, const Destination& d) 
   const auto& table = s.destination_concurrency;
   std::vector<std::string> names;
   if (d.kind == DestinationKind::mx) names.push_back(d.domain);
-  if (d.kind == DestinationKind::unix_socket) names.push_back(d.socket);
+  if (d.kind == DestinationKind::unix_socket) names.push_back(ascii_lower(d.socket));
   if (d.key.starts_with("mx:")) names.push_back(d.key.substr(3));
   for (const RelayHost& h : d.hosts) {
     names.push_back(host_key(h));
