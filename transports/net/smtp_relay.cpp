@@ -49,28 +49,6 @@ std::string what_of(std::exception_ptr e) {
 
 }  // namespace
 
-// The limit of one destination: the destination_concurrency entry for its name — the
-// domain for MX ("example.com"), the address literal ("[192.0.2.1]"), each listed host
-// ("relay.example:587", then "relay.example"), the LMTP socket path — else "*", else
-// delivery_concurrency.
-static unsigned destination_limit(const RelaySettings& s, const Destination& d) {
-  const auto& table = s.destination_concurrency;
-  std::vector<std::string> names;
-  if (d.kind == DestinationKind::mx) names.push_back(d.domain);
-  if (d.kind == DestinationKind::unix_socket) names.push_back(ascii_lower(d.socket));
-  if (d.key.starts_with("mx:")) names.push_back(d.key.substr(3));
-  for (const RelayHost& h : d.hosts) {
-    names.push_back(host_key(h));
-    names.push_back(ascii_lower(h.host));
-  }
-  names.push_back("*");
-  for (const std::string& name : names) {
-    auto it = table.find(name);
-    if (it != table.end()) return it->second;
-  }
-  return s.concurrency;
-}
-
 struct SmtpRelay::Impl : std::enable_shared_from_this<SmtpRelay::Impl> {
   Impl(asio::io_context& io, RelaySettings s)
       : strand(asio::make_strand(io)),
@@ -145,7 +123,10 @@ void SmtpRelay::Impl::enqueue(std::shared_ptr<Job> job) {
   job->pending = destinations->size();
   for (Destination& dest : *destinations) {
     auto d = std::make_shared<Destination>(std::move(dest));
-    HopGate& gate = gates.try_emplace(d->key, destination_limit(settings, *d)).first->second;
+    HopGate& gate = gates
+                        .try_emplace(d->key, destination_limit(*d, settings.destination_concurrency,
+                                                               settings.concurrency))
+                        .first->second;
     gate.submit([self = shared_from_this(), job, d, &gate] {
       asio::co_spawn(
           self->strand, self->run(job, d, gate),
