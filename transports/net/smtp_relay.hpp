@@ -13,7 +13,8 @@
 // message together). Each destination is walked on its own
 // (transports/net/host_walk.hpp: host order, failover, MX rules, TLS); the
 // request is answered when all are done. Per destination ("mx:example.org",
-// the host list, the LMTP target) at most `concurrency` deliveries run at once
+// the host list, the LMTP target) at most `concurrency` deliveries (or the
+// destination's `destination_concurrency` entry, destination.hpp) run at once
 // and more wait in FIFO order; successive deliveries to a host list start at
 // the next host (round robin). RecipientResult.relay is "host[ip]:port"
 // ("none" when no connection was made). The queue manager logs the
