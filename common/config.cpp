@@ -291,6 +291,31 @@ const std::map<std::string, Setter, std::less<>>& setters() {
          return std::string();
        }},
       {"delivery_concurrency", number(&Config::delivery_concurrency, 1)},
+      {"destination_concurrency",
+       [](Config& c, std::string_view key, std::string_view v, const fs::path&) {
+         std::map<std::string, unsigned> limits;
+         std::string item;
+         auto take = [&]() -> std::string {
+           if (item.empty()) return std::string();
+           std::size_t eq = item.rfind('=');
+           auto n = eq == std::string::npos ? std::nullopt : parse_number(item.substr(eq + 1));
+           if (eq == 0 || !n || *n < 1 || *n > 1000000)
+             return bad(key, item, "DESTINATION=N items (N at least 1), like example.com=5, *=20");
+           limits[ascii_lower(item.substr(0, eq))] = static_cast<unsigned>(*n);
+           item.clear();
+           return std::string();
+         };
+         for (char ch : v) {
+           if (ch == ',' || ch == ' ' || ch == '\t') {
+             if (std::string e = take(); !e.empty()) return e;
+           } else {
+             item += ch;
+           }
+         }
+         if (std::string e = take(); !e.empty()) return e;
+         c.destination_concurrency = std::move(limits);
+         return std::string();
+       }},
       {"smtp_connection_cache_time", duration(&Config::smtp_connection_cache_time, true)},
       {"pipe_timeout", duration(&Config::pipe_timeout, false)},
       {"max_hops", number(&Config::max_hops, 1)},

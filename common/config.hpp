@@ -75,6 +75,9 @@ struct Config {
   std::vector<HostPort> dns_servers;  // empty: /etc/resolv.conf
   std::uint16_t smtp_port = 25;
   unsigned delivery_concurrency = 20;
+  // destination_concurrency: destination (lower case) or "*" -> limit; unlisted:
+  // delivery_concurrency
+  std::map<std::string, unsigned> destination_concurrency;
   std::chrono::seconds smtp_connection_cache_time{2};  // idle outbound connections kept; 0: off
   std::chrono::seconds pipe_timeout{1000};
   unsigned max_hops = 50;

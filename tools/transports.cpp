@@ -40,6 +40,7 @@ Transports::Transports(asio::io_context& io, const Config& config, bool privileg
   smtp.helo_name = config.myhostname;
   smtp.default_port = config.smtp_port;
   smtp.concurrency = config.delivery_concurrency;
+  smtp.destination_concurrency = config.destination_concurrency;
   smtp.tls = config.smtp_tls;
   smtp.connection_cache_time = config.smtp_connection_cache_time;
   smtp.resolver = impl_->resolver.get();

@@ -99,7 +99,9 @@ class RecordingSink:
     drop_in_data = N: the next N DATA phases end with the connection closed
     after the first data line (nothing accepted). data_delay: a slow peer's
     pause before the reply to the final dot; peak_in_data counts how many DATA
-    phases ran at once. `extensions` is the EHLO list.
+    phases ran at once, peak_open_connections how many connections were open at
+    once. data_released.clear() holds every reply to the final dot until
+    data_released.set() (bounded wait). `extensions` is the EHLO list.
     `errors` collects protocol misuse by the client (commands out of order,
     unknown commands); the make_sink fixture fails the test when it is not empty.
     """
@@ -126,6 +128,9 @@ class RecordingSink:
         self.data_delay = 0.0  # seconds a (slow) peer takes before its reply to the final dot
         self.in_data = 0  # DATA phases in progress now...
         self.peak_in_data = 0  # ...and at most, ever: concurrent deliveries seen
+        self.peak_open_connections = 0  # most connections served at once, ever
+        self.data_released = threading.Event()  # clear(): each final dot waits until set()
+        self.data_released.set()
         self.listener: socket.socket | None = None
         self.threads: list = []
         self.stopping = threading.Event()
@@ -184,6 +189,7 @@ class RecordingSink:
                 index = self.connections
                 self.connections += 1
                 self.open_connections += 1
+                self.peak_open_connections = max(self.peak_open_connections, self.open_connections)
             t = threading.Thread(target=self._serve, args=(conn, index), name=f"{self.name}-{index}", daemon=True)
             with self.lock:
                 self.threads.append(t)
@@ -289,6 +295,8 @@ class RecordingSink:
                             data += l[1:] if l.startswith(b".") else l
                         if self.data_delay:
                             time.sleep(self.data_delay)  # a slow peer, not synchronisation
+                        # A held peer: no reply to the final dot until the test releases it.
+                        self.data_released.wait(mp.timeout(60))
                         with self.lock:
                             reply = self._next(self.data_replies)
                             txn.data = bytes(data)

@@ -134,4 +134,26 @@ std::optional<std::vector<Destination>> plan_destinations(const DeliveryRequest&
   return out;
 }
 
+// The limit of one destination: the destination_concurrency entry for its name — the
+// domain for MX ("example.com"), the address literal ("[192.0.2.1]"), each listed host
+// ("relay.example:587", then "relay.example"), the LMTP socket path — else "*", else
+// delivery_concurrency.
+unsigned destination_limit(const Destination& d, const std::map<std::string, unsigned>& table,
+                           unsigned fallback) {
+  std::vector<std::string> names;
+  if (d.kind == DestinationKind::mx) names.push_back(d.domain);
+  if (d.kind == DestinationKind::unix_socket) names.push_back(ascii_lower(d.socket));
+  if (d.key.starts_with("mx:")) names.push_back(d.key.substr(3));
+  for (const RelayHost& h : d.hosts) {
+    names.push_back(host_key(h));
+    names.push_back(ascii_lower(h.host));
+  }
+  names.push_back("*");
+  for (const std::string& name : names) {
+    auto it = table.find(name);
+    if (it != table.end()) return it->second;
+  }
+  return fallback;
+}
+
 }  // namespace mp::transports

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,5 +56,11 @@ std::optional<std::vector<Destination>> plan_destinations(const DeliveryRequest&
 
 // The cache key of a host within a destination: "mx1.example.org", "b.example:2525".
 std::string host_key(const RelayHost& host);
+
+// The destination_concurrency limit of `d` from `table` (lower-case names): the domain
+// for MX, the address literal ("[192.0.2.1]"), each listed host ("relay.example:587",
+// then "relay.example"), the LMTP socket path; else "*"; else `fallback`.
+unsigned destination_limit(const Destination& d, const std::map<std::string, unsigned>& table,
+                           unsigned fallback);
 
 }  // namespace mp::transports

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/ascii.hpp"
 #include "common/log.hpp"
 #include "queue/delivery_log.hpp"
 #include "transports/net/host_walk.hpp"
@@ -122,7 +123,10 @@ void SmtpRelay::Impl::enqueue(std::shared_ptr<Job> job) {
   job->pending = destinations->size();
   for (Destination& dest : *destinations) {
     auto d = std::make_shared<Destination>(std::move(dest));
-    HopGate& gate = gates.try_emplace(d->key, settings.concurrency).first->second;
+    HopGate& gate = gates
+                        .try_emplace(d->key, destination_limit(*d, settings.destination_concurrency,
+                                                               settings.concurrency))
+                        .first->second;
     gate.submit([self = shared_from_this(), job, d, &gate] {
       asio::co_spawn(
           self->strand, self->run(job, d, gate),

@@ -13,7 +13,8 @@
 // message together). Each destination is walked on its own
 // (transports/net/host_walk.hpp: host order, failover, MX rules, TLS); the
 // request is answered when all are done. Per destination ("mx:example.org",
-// the host list, the LMTP target) at most `concurrency` deliveries run at once
+// the host list, the LMTP target) at most `concurrency` deliveries (or the
+// destination's `destination_concurrency` entry, destination.hpp) run at once
 // and more wait in FIFO order; successive deliveries to a host list start at
 // the next host (round robin). RecipientResult.relay is "host[ip]:port"
 // ("none" when no connection was made). The queue manager logs the
@@ -30,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -51,8 +53,10 @@ struct RelaySettings {
   std::string helo_name = "localhost";           // myhostname: EHLO/LHLO, MX loop detection
   std::uint16_t default_port = 25;               // smtp_port: MX hosts, hosts without a port
   unsigned concurrency = 20;                     // delivery_concurrency, per destination
-  ClientTimeouts timeouts;                       // Postfix's defaults; tests use short ones
-  SmtpTls tls = SmtpTls::may;                    // smtp_tls (LMTP never uses TLS)
+  // destination_concurrency: per-destination overrides; "*" replaces `concurrency`.
+  std::map<std::string, unsigned> destination_concurrency;
+  ClientTimeouts timeouts;     // Postfix's defaults; tests use short ones
+  SmtpTls tls = SmtpTls::may;  // smtp_tls (LMTP never uses TLS)
   std::chrono::milliseconds connection_cache_time{2000};  // 0: no reuse
   // MX lookups, and names of listed hosts the system resolver does not know. Not owned:
   // must outlive every delivery. Null: MX deliveries defer.

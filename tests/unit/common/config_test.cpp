@@ -517,5 +517,18 @@ TEST_F(ConfigTest, SmtpdBanner) {
       at(1) + "bad value for 'smtpd_banner': 'a\x01z' (expected one line of printable ASCII text)");
 }
 
+TEST_F(ConfigTest, DestinationConcurrency) {
+  Config c = load_config(write("destination_concurrency = Example.COM=5, *=20 [192.0.2.1]=1\n"));
+  EXPECT_EQ(c.destination_concurrency,
+            (std::map<std::string, unsigned>{{"example.com", 5}, {"*", 20}, {"[192.0.2.1]", 1}}));
+  EXPECT_TRUE(load_config(write("\n")).destination_concurrency.empty());
+  EXPECT_EQ(one_error("\ndestination_concurrency = example.com=0\n"),
+            at(2) +
+                "bad value for 'destination_concurrency': 'example.com=0' (expected "
+                "DESTINATION=N items (N at least 1), like example.com=5, *=20)");
+  EXPECT_NE(one_error("destination_concurrency = example.com\n").find(at(1)), std::string::npos);
+  EXPECT_NE(one_error("destination_concurrency = =3\n").find(at(1)), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mp

@@ -100,5 +100,20 @@ TEST(Destinations, Malformed) {
   }
 }
 
+TEST(Destinations, ConcurrencyLimitByName) {
+  std::map<std::string, unsigned> table{
+      {"example.com", 2}, {"relay.test", 3}, {"b.example:26", 4}, {"[192.0.2.1]", 1}};
+  auto mx = plan(req("mx", {{"u", "Example.COM"}, {"v", "other.test"}, {"w", "[192.0.2.1]"}}));
+  ASSERT_EQ(mx.size(), 3u);
+  EXPECT_EQ(destination_limit(mx[0], table, 20), 2u);
+  EXPECT_EQ(destination_limit(mx[1], table, 20), 20u);  // unlisted, no '*'
+  EXPECT_EQ(destination_limit(mx[2], table, 20), 1u);
+  EXPECT_EQ(destination_limit(plan(req("Relay.test:587", {{"u", "x.test"}}))[0], table, 20), 3u);
+  EXPECT_EQ(destination_limit(plan(req("a.example,b.example:26", {{"u", "x.test"}}))[0], table, 20),
+            4u);
+  table["*"] = 7;
+  EXPECT_EQ(destination_limit(mx[1], table, 20), 7u);
+}
+
 }  // namespace
 }  // namespace mp::transports
