@@ -87,6 +87,14 @@ class Protocol {
   // Commands consumed so far (for logs) and whether a transaction is open.
   bool in_transaction() const { return mail_.has_value(); }
 
+  // For the session's deadlines (ClientDeadline) and its timeout log line.
+  bool reading_message() const { return mode_ != Mode::command; }  // DATA or a BDAT chunk
+  bool in_long_line() const { return discarding_line_; }    // inside an over-long command line
+  std::uint64_t lines_read() const { return lines_read_; }  // complete command lines so far
+  // The verb of the last command line ("MAIL"), "CONNECT" before the first,
+  // "END-OF-MESSAGE" after a message's data (Postfix's names in "timeout after ...").
+  std::string_view last_command() const { return last_command_; }
+
  private:
   enum class Mode { command, data, bdat };
 
@@ -117,6 +125,8 @@ class Protocol {
   unsigned errors_ = 0;
   bool tls_active_ = false;
   bool discarding_line_ = false;  // inside an over-long command line
+  std::uint64_t lines_read_ = 0;
+  std::string_view last_command_ = "CONNECT";
 
   // Session state.
   std::string helo_;
