@@ -252,6 +252,7 @@ const std::map<std::string, Setter, std::less<>>& setters() {
       {"message_size_limit", number(&Config::message_size_limit, 0)},
       {"max_recipients", number(&Config::max_recipients, 1)},
       {"smtpd_timeout", duration(&Config::smtpd_timeout, false)},
+      {"smtpd_min_data_rate", number(&Config::smtpd_min_data_rate, 0)},
       {"max_connections", number(&Config::max_connections, 1)},
       {"max_connections_per_ip", number(&Config::max_connections_per_ip, 1)},
       {"bare_newline",

@@ -67,7 +67,8 @@ struct Config {
   std::chrono::seconds delay_warning{0};
   std::uint64_t message_size_limit = 10240000;
   unsigned max_recipients = 1000;
-  std::chrono::seconds smtpd_timeout{300};
+  std::chrono::seconds smtpd_timeout{300};  // per command line, not per read
+  std::uint64_t smtpd_min_data_rate = 500;  // bytes/s floor over DATA/BDAT; 0: none
   unsigned max_connections = 1000, max_connections_per_ip = 50;
   BareNewline bare_newline = BareNewline::reject;
   std::filesystem::path tls_cert, tls_key;

@@ -210,6 +210,29 @@ ParseResult parse_bdat(const VerbInfo& v, std::string_view rest, Command cmd) {
   return r;
 }
 
+// The arguments of a known verb; `rest` is the text after the verb.
+ParseResult parse_arguments(const VerbInfo& v, std::string_view rest, const ParseOptions& opts) {
+  Command cmd;
+  cmd.verb = v.verb;
+  cmd.arg = std::string(rest);
+  switch (v.arg) {
+    case VerbInfo::none:
+      if (!rest.empty()) return syntax_error(v);
+      break;
+    case VerbInfo::required:
+      if (rest.empty()) return syntax_error(v);
+      break;
+    case VerbInfo::optional:
+      break;
+    case VerbInfo::special:
+      if (v.verb == Verb::bdat) return parse_bdat(v, rest, std::move(cmd));
+      return parse_mail_rcpt(v, rest, opts, std::move(cmd));
+  }
+  ParseResult r;
+  r.command = std::move(cmd);
+  return r;
+}
+
 }  // namespace
 
 const std::string* Command::param(std::string_view keyword) const {
@@ -239,25 +262,16 @@ ParseResult parse_command(std::string_view line, const ParseOptions& opts) {
   }
   if (!v) return fail(500, "5.5.2", "Error: command not recognized");
 
-  Command cmd;
-  cmd.verb = v->verb;
-  cmd.arg = std::string(rest);
-  switch (v->arg) {
-    case VerbInfo::none:
-      if (!rest.empty()) return syntax_error(*v);
-      break;
-    case VerbInfo::required:
-      if (rest.empty()) return syntax_error(*v);
-      break;
-    case VerbInfo::optional:
-      break;
-    case VerbInfo::special:
-      if (v->verb == Verb::bdat) return parse_bdat(*v, rest, std::move(cmd));
-      return parse_mail_rcpt(*v, rest, opts, std::move(cmd));
-  }
-  ParseResult r;
-  r.command = std::move(cmd);
+  ParseResult r = parse_arguments(*v, rest, opts);
+  r.verb = v->verb;
   return r;
+}
+
+std::string_view verb_name(Verb verb) {
+  for (const VerbInfo& info : kVerbs) {
+    if (info.verb == verb) return info.name;
+  }
+  return "UNKNOWN";
 }
 
 }  // namespace mp::smtpd

@@ -60,8 +60,12 @@ struct ParseOptions {
 struct ParseResult {
   std::optional<Command> command;
   Reply error;
+  Verb verb = Verb::unknown;  // the line's verb, also when its arguments are refused
 };
 
 ParseResult parse_command(std::string_view line, const ParseOptions& opts = {});
+
+// "MAIL", "STARTTLS"...; "UNKNOWN" for Verb::unknown (for logs).
+std::string_view verb_name(Verb verb);
 
 }  // namespace mp::smtpd

@@ -87,6 +87,7 @@ std::size_t Protocol::consume_command(std::string_view in) {
   if (discarding_line_) {
     if (lf == std::string_view::npos) return in.size();
     discarding_line_ = false;
+    ++lines_read_;
     return lf + 1;
   }
   if (lf == std::string_view::npos) {
@@ -97,6 +98,7 @@ std::size_t Protocol::consume_command(std::string_view in) {
     }
     return 0;
   }
+  ++lines_read_;
   if (lf + 1 > settings_.max_line) {
     error_reply(500, "5.5.2", "Error: line too long");
     return lf + 1;
@@ -111,7 +113,8 @@ void Protocol::on_command(std::string_view line) {
   ParseOptions opts;
   opts.smtputf8 = mail_ && mail_->smtputf8;
   ParseResult parsed = parse_command(line, opts);
-  counting_ = parsed.command ? parsed.command->verb : Verb::unknown;
+  counting_ = parsed.verb;  // known even when its arguments are refused
+  last_command_ = verb_name(parsed.verb);
   if (!parsed.command) {
     const Reply& e = parsed.error;
     error_reply(e.code, e.status, e.text);
@@ -360,6 +363,7 @@ void Protocol::append_content(std::string_view bytes) {
 }
 
 void Protocol::finish_message() {
+  last_command_ = "END-OF-MESSAGE";
   // The same rule for DATA and BDAT: the whole message is refused.
   bool bare = ((dot_ && dot_->rejected()) || (bdat_ && bdat_->rejected())) &&
               settings_.bare_newline == BareNewline::reject;

@@ -94,6 +94,14 @@ class Protocol {
   // The Message-ID of the last message begun ("" when it has none).
   std::string message_id() const { return header_scan_.message_id(); }
 
+  // For the session's deadlines (ClientDeadline) and its timeout log line.
+  bool reading_message() const { return mode_ != Mode::command; }  // DATA or a BDAT chunk
+  bool in_long_line() const { return discarding_line_; }    // inside an over-long command line
+  std::uint64_t lines_read() const { return lines_read_; }  // complete command lines so far
+  // The verb of the last command line ("MAIL"), "CONNECT" before the first,
+  // "END-OF-MESSAGE" after a message's data (Postfix's names in "timeout after ...").
+  std::string_view last_command() const { return last_command_; }
+
  private:
   enum class Mode { command, data, bdat };
 
@@ -129,6 +137,8 @@ class Protocol {
   CommandCounts counts_;
   std::optional<Verb> counting_;  // the command the next final reply answers
   HeaderScan header_scan_;
+  std::uint64_t lines_read_ = 0;
+  std::string_view last_command_ = "CONNECT";
 
   // Session state.
   std::string helo_;

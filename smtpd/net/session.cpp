@@ -13,6 +13,7 @@
 
 #include "common/log.hpp"
 #include "common/metrics.hpp"
+#include "smtpd/client_deadline.hpp"
 #include "smtpd/protocol.hpp"
 #include "smtpd/relay_control.hpp"
 
@@ -64,8 +65,17 @@ struct Conversation {
   const SessionEnv& env;
   Clock::time_point& deadline;
   std::string peer;  // "unknown[1.2.3.4]" for logs
+  ClientDeadline reads{env.config.smtpd_timeout, env.config.smtpd_min_data_rate};
 
+  // Our own work (a write, a commit, the TLS handshake) gets smtpd_timeout.
   void extend() { deadline = Clock::now() + env.config.smtpd_timeout; }
+
+  // "timeout after DATA (1234 bytes) from unknown[192.0.2.1]", as Postfix logs it.
+  std::string timeout_log() const {
+    std::string what(proto.last_command());
+    if (proto.reading_message()) what += " (" + std::to_string(reads.message_bytes()) + " bytes)";
+    return "timeout after " + what + " from " + peer;
+  }
 
   asio::awaitable<bool> flush() {
     if (proto.output().empty()) co_return true;
@@ -89,6 +99,7 @@ struct Conversation {
           co_await flush();
           co_return;
         case Action::commit: {
+          extend();
           std::unique_ptr<queue::Draft> draft = proto.take_draft();
           std::string id = draft->id();
           log::info("smtpd", id + ": client=" + peer);
@@ -124,10 +135,12 @@ struct Conversation {
         continue;
       }
       if (!co_await flush()) co_return;
-      extend();
+      deadline = reads.before_read(Clock::now(), proto.reading_message(),
+                                   !in.empty() || proto.in_long_line(), proto.lines_read());
       auto [ec, n] = co_await stream.read_some(asio::buffer(buf));
       stream.idle = false;
       if (ec) co_return;
+      reads.received(n);
       in.append(buf.data(), n);
     }
   }
@@ -175,8 +188,7 @@ asio::awaitable<void> run_session(Stream& stream, bool lmtp, const SessionEnv& e
   auto result = co_await (conv.run() || watchdog(deadline));
   if (result.index() == 1) {
     // Best effort: the client stopped reading or writing; never block on it.
-    log::info("smtpd", "timeout after " + std::to_string(env.config.smtpd_timeout.count()) +
-                           "s from " + conv.peer);
+    log::info("smtpd", conv.timeout_log());
     if (!stream.tls()) {
       proto.output().clear();
       proto.timed_out();

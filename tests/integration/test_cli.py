@@ -36,6 +36,13 @@ def test_check_reports_every_error(workdir):
     assert f"{conf}:4: unknown key 'bar'" in text, text
 
 
+def test_check_bad_min_data_rate_names_file_and_line(workdir):
+    conf = write(workdir / "rate.conf", "myhostname = mx.test\nsmtpd_min_data_rate = fast\n")
+    r = mp.run([str(mp.program("mailprocd")), "-c", str(conf), "check"])
+    assert r.returncode == 1, mp.out(r)
+    assert f"{conf}:2: bad value for 'smtpd_min_data_rate': 'fast'" in mp.out(r), mp.out(r)
+
+
 def test_check_relative_config_path_names_the_file(workdir):
     write(workdir / "rel.conf", "\ny = 2\n")
     r = mp.run([str(mp.program("mailprocd")), "-c", "rel.conf", "check"], cwd=workdir)

@@ -79,6 +79,7 @@ void expect_defaults(const Config& c) {
   EXPECT_EQ(c.message_size_limit, 10240000u);
   EXPECT_EQ(c.max_recipients, 1000u);
   EXPECT_EQ(c.smtpd_timeout, 300s);
+  EXPECT_EQ(c.smtpd_min_data_rate, 500u);
   EXPECT_EQ(c.max_connections, 1000u);
   EXPECT_EQ(c.max_connections_per_ip, 50u);
   EXPECT_EQ(c.bare_newline, BareNewline::reject);
@@ -138,6 +139,7 @@ delay_warning = 4h
 message_size_limit = 0
 max_recipients = 5
 smtpd_timeout = 60   # bare seconds
+smtpd_min_data_rate = 0
 max_connections = 10
 max_connections_per_ip = 2
 bare_newline = normalize
@@ -194,6 +196,7 @@ control_socket = /run/mailproc.sock
   EXPECT_EQ(c.message_size_limit, 0u);
   EXPECT_EQ(c.max_recipients, 5u);
   EXPECT_EQ(c.smtpd_timeout, 60s);
+  EXPECT_EQ(c.smtpd_min_data_rate, 0u);
   EXPECT_EQ(c.max_connections, 10u);
   EXPECT_EQ(c.max_connections_per_ip, 2u);
   EXPECT_EQ(c.bare_newline, BareNewline::normalize);
@@ -263,6 +266,9 @@ TEST_F(ConfigTest, ExactErrorTexts) {
   EXPECT_EQ(one_error("bogus = 1\n"), at(1) + "unknown key 'bogus'");
   EXPECT_EQ(one_error("\nsmtpd_timeout = abc\n"),
             at(2) + "bad value for 'smtpd_timeout': 'abc' (expected a duration like 300s, 5m, 4h)");
+  EXPECT_EQ(
+      one_error("\n\nsmtpd_min_data_rate = 1k\n"),
+      at(3) + "bad value for 'smtpd_min_data_rate': '1k' (expected a whole non-negative number)");
   EXPECT_EQ(one_error("myhostname\n"), at(1) + "missing '='");
   EXPECT_EQ(one_error("= x\n"), at(1) + "missing key before '='");
   EXPECT_EQ(one_error("ndr = yes\nndr = no\n"),

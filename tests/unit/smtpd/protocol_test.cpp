@@ -272,6 +272,33 @@ TEST_F(ProtocolTest, TimeoutCloses) {
   EXPECT_EQ(proto_->action(), Action::close);
 }
 
+TEST_F(ProtocolTest, WhatTheSessionNeedsForDeadlinesAndTimeoutLogs) {
+  make();
+  EXPECT_EQ(proto_->last_command(), "CONNECT");
+  EXPECT_EQ(proto_->lines_read(), 0u);
+  send("EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<bad address>\r\n");
+  EXPECT_EQ(proto_->last_command(), "RCPT");  // named even when refused
+  EXPECT_EQ(proto_->lines_read(), 3u);
+  EXPECT_FALSE(proto_->reading_message());
+  send("RCPT TO:<x@y.test>\r\nDATA\r\nhello\r\n");
+  EXPECT_EQ(proto_->last_command(), "DATA");
+  EXPECT_TRUE(proto_->reading_message());
+  send(".\r\n");
+  EXPECT_EQ(proto_->last_command(), "END-OF-MESSAGE");
+  EXPECT_FALSE(proto_->reading_message());
+  proto_->committed(queue::CommitResult{true, "X", ""});
+  take();
+  send("BDAT 10\r\nabc");
+  EXPECT_EQ(proto_->last_command(), "BDAT");
+  EXPECT_TRUE(proto_->reading_message());
+  send("defghij" + std::string(1500, 'x'));
+  EXPECT_FALSE(proto_->reading_message());
+  EXPECT_TRUE(proto_->in_long_line());
+  EXPECT_EQ(send("\r\nBOGUS\r\n"), "500 5.5.2 Error: command not recognized\r\n");
+  EXPECT_EQ(proto_->last_command(), "UNKNOWN");
+  EXPECT_FALSE(proto_->in_long_line());
+}
+
 TEST_F(ProtocolTest, LmtpNeedsLhloAndRepliesPerRecipient) {
   ProtocolSettings s;
   s.lmtp = true;
