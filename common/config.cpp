@@ -479,7 +479,10 @@ Config default_config() {
 }
 
 Config load_config(const fs::path& file) {
-  std::vector<ConfigLine> lines = read_config_lines(file);  // throws "FILE: cannot read: ..."
+  return parse_config(read_config_lines(file), file);  // throws "FILE: cannot read: ..."
+}
+
+Config parse_config(const std::vector<ConfigLine>& lines, const fs::path& file) {
   const std::string name = file.string();
   Config c = base_defaults();
   c.file = fs::absolute(file).lexically_normal();

@@ -98,6 +98,9 @@ struct Config {
 // Throws ConfigError (all errors, "FILE:LINE: ...") or, when the file is unreadable, ConfigError
 // with one "FILE: cannot read: ..." line.
 Config load_config(const std::filesystem::path& file);
+// The same for the lines of `file` already read (tests, fuzzers): `file` only names
+// errors and anchors relative paths; it is not opened.
+Config parse_config(const std::vector<ConfigLine>& lines, const std::filesystem::path& file);
 
 // Defaults only (no file), with myhostname set from the system.
 Config default_config();
