@@ -523,9 +523,14 @@ Config load_config(const fs::path& file) {
   return c;
 }
 
+Config parse_config(const std::vector<ConfigLine>& lines, const fs::path& file) {
+  std::vector<std::string> errors;
+  Config c = parse_config_collecting(lines, file, errors);
+  if (!errors.empty()) throw ConfigError(std::move(errors));
+  return c;
+}
+
 Config load_config_collecting(const fs::path& file, std::vector<std::string>& errors) {
-  Config c = base_defaults();
-  c.file = fs::absolute(file).lexically_normal();
   std::vector<ConfigLine> lines;
   try {
     lines = read_config_lines(file);
@@ -533,6 +538,13 @@ Config load_config_collecting(const fs::path& file, std::vector<std::string>& er
     errors.insert(errors.end(), e.errors().begin(), e.errors().end());
     lines.clear();
   }
+  return parse_config_collecting(lines, file, errors);
+}
+
+Config parse_config_collecting(const std::vector<ConfigLine>& lines, const fs::path& file,
+                               std::vector<std::string>& errors) {
+  Config c = base_defaults();
+  c.file = fs::absolute(file).lexically_normal();
   const std::string name = file.string();
   const fs::path dir = c.file.parent_path();
   std::map<std::string, int, std::less<>> seen;  // key → line

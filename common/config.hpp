@@ -105,10 +105,15 @@ struct Config {
 // Throws ConfigError (all errors, "FILE:LINE: ...") or, when the file is unreadable, ConfigError
 // with one "FILE: cannot read: ..." line.
 Config load_config(const std::filesystem::path& file);
+// The same for the lines of `file` already read (tests, fuzzers): `file` only names
+// errors and anchors relative paths; it is not opened.
+Config parse_config(const std::vector<ConfigLine>& lines, const std::filesystem::path& file);
 
 // For `mailprocd check`: the same load, but the errors are appended to `errors` and
 // the keys that parsed are kept, so the map files they name can be checked too.
 Config load_config_collecting(const std::filesystem::path& file, std::vector<std::string>& errors);
+Config parse_config_collecting(const std::vector<ConfigLine>& lines,
+                               const std::filesystem::path& file, std::vector<std::string>& errors);
 
 // Defaults only (no file), with myhostname set from the system. The defaults are
 // those of the key table (common/config_keys.hpp).

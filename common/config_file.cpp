@@ -59,7 +59,10 @@ std::string join_errors(const std::vector<std::string>& errors) {
 }  // namespace
 
 std::vector<ConfigLine> read_config_lines(const std::filesystem::path& file) {
-  std::string data = read_all(file);
+  return split_config_lines(read_all(file));
+}
+
+std::vector<ConfigLine> split_config_lines(std::string_view data) {
   std::vector<ConfigLine> lines;
   std::string_view rest(data);
   int number = 0;

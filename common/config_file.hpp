@@ -19,6 +19,8 @@ struct ConfigLine {
 
 // Throws ConfigError with one line "FILE: cannot read: reason" when the file cannot be read.
 std::vector<ConfigLine> read_config_lines(const std::filesystem::path& file);
+// The same for a file's text already in memory (tests, fuzzers).
+std::vector<ConfigLine> split_config_lines(std::string_view data);
 
 // Splits on blanks (spaces, tabs).
 std::vector<std::string> split_words(std::string_view text);

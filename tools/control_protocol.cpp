@@ -169,7 +169,9 @@ std::string format_response(const Response& response) {
   if (response.ok) {
     out += "ok\n";
   } else {
+    // Leading blanks are dropped on read: an error of only blanks would read back empty.
     std::string e = one_line(response.error);
+    e.erase(0, e.find_first_not_of(' '));
     out += "error: " + (e.empty() ? std::string("failed") : e) + "\n";
   }
   return out;

@@ -537,4 +537,16 @@ TEST_F(ConfigTest, DestinationConcurrency) {
 }
 
 }  // namespace
+// The in-memory entry points (used by the fuzzers) read text as load_config reads a file.
+TEST(ConfigText, ParseConfigFromLines) {
+  auto lines = split_config_lines("# c\nmax_recipients = 7\n\n  retry_min = 1m # x\n");
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1].number, 4);
+  EXPECT_EQ(lines[1].text, "retry_min = 1m");
+  Config c = parse_config(lines, "/fuzz/etc/mailprocd.conf");
+  EXPECT_EQ(c.max_recipients, 7u);
+  EXPECT_EQ(c.retry_min, std::chrono::seconds(60));
+  EXPECT_THROW(parse_config(split_config_lines("nope = 1\n"), "/x.conf"), ConfigError);
+}
+
 }  // namespace mp

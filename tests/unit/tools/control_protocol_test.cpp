@@ -175,3 +175,16 @@ TEST(ControlResponse, Malformed) {
   EXPECT_EQ(error, "unexpected line in the daemon's answer: 'hello'");
   EXPECT_FALSE(parse_response("done\nok\n", error));  // a key without its value
 }
+
+// Found by control_protocol_fuzz: an error of only blanks or control characters was
+// written as "error:  " and read back as an empty error.
+TEST(ControlResponse, BlankErrorIsWrittenAsFailed) {
+  Response r;
+  r.ok = false;
+  r.error = "\t";
+  EXPECT_EQ(format_response(r), "error: failed\n");
+  std::string error;
+  auto back = parse_response(format_response(r), error);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->error, "failed");
+}
