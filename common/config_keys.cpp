@@ -14,6 +14,7 @@ const std::vector<ConfigKey>& config_keys() {
         {"control_socket", "", restart},  // computed: SPOOLDIR/control
         {"delay_warning", "0"},
         {"delivery_concurrency", "20", transports},
+        {"destination_concurrency", "", transports},  // empty: delivery_concurrency for all
         {"dns_servers", "", transports},  // empty: /etc/resolv.conf
         {"listen", "127.0.0.1:2525", restart},
         {"log", "stderr", restart},
@@ -41,6 +42,7 @@ const std::vector<ConfigKey>& config_keys() {
         {"smtp_port", "25", transports},
         {"smtp_tls", "may", transports},
         {"smtpd_banner", "$myhostname ESMTP"},
+        {"smtpd_min_data_rate", "500"},
         {"smtpd_timeout", "300s"},
         {"spam_failure", "defer", transports},
         {"spam_worker_idle", "60s", transports},
