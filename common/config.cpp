@@ -108,7 +108,7 @@ fs::path resolve(const fs::path& dir, std::string_view value) {
 }
 
 std::string bad(std::string_view key, std::string_view value, std::string_view expected) {
-  return "bad value for '" + std::string(key) + "': '" + std::string(value) + "' (expected " +
+  return "bad value for '" + std::string(key) + "': " + quote_excerpt(value) + " (expected " +
          std::string(expected) + ")";
 }
 
@@ -572,7 +572,7 @@ Config parse_config_collecting(const std::vector<ConfigLine>& lines, const fs::p
     auto it = setters().find(key);
     // A key needs its parser and its entry in the key table (default, reload behaviour).
     if (it == setters().end() || !find_config_key(key)) {
-      error_at(line.number, "unknown key '" + std::string(key) + "'");
+      error_at(line.number, "unknown key " + quote_excerpt(key));
       continue;
     }
     if (auto s = seen.find(key); s != seen.end()) {

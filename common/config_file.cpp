@@ -58,6 +58,24 @@ std::string join_errors(const std::vector<std::string>& errors) {
 
 }  // namespace
 
+std::string quote_excerpt(std::string_view text, std::size_t limit) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "'";
+  for (std::size_t i = 0; i < text.size() && i < limit; ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c >= 0x7f) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += "'";
+  if (text.size() > limit) out += "...";
+  return out;
+}
+
 std::vector<ConfigLine> read_config_lines(const std::filesystem::path& file) {
   return split_config_lines(read_all(file));
 }

@@ -27,6 +27,11 @@ std::vector<std::string> split_words(std::string_view text);
 // Splits a list value on commas and/or blanks.
 std::vector<std::string> split_list(std::string_view text);
 
+// Outside text for an error message, quoted: at most `limit` bytes of it, control
+// bytes and bytes of 0x80 and above as \xNN, "..." when it was cut — so `check` never
+// echoes a 2 MB line or raw binary (SPEC: errors quote at most ~100 bytes).
+std::string quote_excerpt(std::string_view text, std::size_t limit = 100);
+
 // All errors of one load, each "FILE:LINE: what is wrong" (or "FILE: ..." when no line applies).
 class ConfigError : public std::runtime_error {
  public:

@@ -105,14 +105,14 @@ std::optional<NextHop> parse_relay(std::string_view list, std::string& reason) {
   for (const auto& item : items) {
     for (std::string_view keyword : {"mx", "discard", "error", "spam", "lmtp", "maildir"}) {
       if (iequals(item, keyword)) {
-        reason = "'" + item + "' is a keyword, not a host here (for a host of that name write [" +
-                 item + "])";
+        reason = quote_excerpt(item) +
+                 " is a keyword, not a host here (for a host of that name write [" + item + "])";
         return std::nullopt;
       }
     }
     auto hp = parse_host_port(item);
     if (!hp) {
-      reason = "'" + item + "' is not a host, host:port or [address]:port";
+      reason = quote_excerpt(item) + " is not a host, host:port or [address]:port";
       if (item.find('/') != std::string::npos) reason += " (a program needs an absolute path)";
       return std::nullopt;
     }
@@ -187,7 +187,7 @@ std::optional<NextHop> parse_inner(std::string_view text, std::string& reason, i
     std::string_view first = rest.substr(0, rest.find_first_of(" \t"));
     if (!first.empty() && first.front() >= '0' && first.front() <= '9') {
       if (!valid_status(first)) {
-        reason = "'" + std::string(first) + "' is not an enhanced status code like 5.1.1";
+        reason = quote_excerpt(first) + " is not an enhanced status code like 5.1.1";
         return std::nullopt;
       }
       if (first.front() != '5') {
@@ -224,7 +224,7 @@ std::optional<NextHop> parse_inner(std::string_view text, std::string& reason, i
         return std::nullopt;
       }
       if (!valid_domain(domain) || domain.front() == '[') {
-        reason = "'" + std::string(domain) + "' is not a domain name";
+        reason = quote_excerpt(domain) + " is not a domain name";
         return std::nullopt;
       }
     }
@@ -254,7 +254,7 @@ std::optional<NextHop> parse_inner(std::string_view text, std::string& reason, i
     }
     auto hp = parse_host_port(rest);
     if (!hp) {
-      reason = "'" + std::string(rest) + "' is not HOST:PORT, [address]:PORT or unix:/path";
+      reason = quote_excerpt(rest) + " is not HOST:PORT, [address]:PORT or unix:/path";
       return std::nullopt;
     }
     hop.hosts.push_back(*hp);

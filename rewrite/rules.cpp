@@ -1,6 +1,8 @@
 // `direction old new` domain rewriting.
 #include "rewrite/rules.hpp"
 
+#include "common/config_file.hpp"
+
 #include "rewrite/map_syntax.hpp"
 
 namespace mp::rewrite {
@@ -40,7 +42,7 @@ RewriteRules RewriteRules::parse(const std::vector<ConfigLine>& lines,
       continue;
     }
     if (!trim(rest).empty()) {
-      error("unexpected text after the new domain: '" + std::string(trim(rest)) + "'");
+      error("unexpected text after the new domain: " + quote_excerpt(trim(rest)));
       continue;
     }
     RewriteRule rule;
@@ -56,7 +58,7 @@ RewriteRules RewriteRules::parse(const std::vector<ConfigLine>& lines,
     const std::string& old = *old_field;
     if (old.front() == '/') {
       if (!is_regex_field(old)) {
-        error("empty regex '" + old + "'");
+        error("empty regex " + quote_excerpt(old));
         continue;
       }
       auto re = Regex::compile(regex_body(old), why);
@@ -78,7 +80,7 @@ RewriteRules RewriteRules::parse(const std::vector<ConfigLine>& lines,
       continue;
     }
     if (!valid_domain(*replacement)) {
-      error("bad new domain '" + *replacement + "'");
+      error("bad new domain " + quote_excerpt(*replacement));
       continue;
     }
     rule.replacement = *replacement;

@@ -1,6 +1,8 @@
 // Ordered transport policy: destination keys and their next hops.
 #include "rewrite/transport_table.hpp"
 
+#include "common/config_file.hpp"
+
 #include "rewrite/map_syntax.hpp"
 
 namespace mp::rewrite {
@@ -88,7 +90,7 @@ TransportTable TransportTable::parse(const std::vector<ConfigLine>& lines,
     }
     std::string_view raw_hop = trim(rest);
     if (raw_hop.empty()) {
-      error("missing next hop after '" + *raw_key + "'");
+      error("missing next hop after " + quote_excerpt(*raw_key));
       continue;
     }
     auto key = variables.expand(*raw_key, why);

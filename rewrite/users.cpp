@@ -1,6 +1,8 @@
 // Recipient local part → unix user map.
 #include "rewrite/users.hpp"
 
+#include "common/config_file.hpp"
+
 #include <pwd.h>
 #include <unistd.h>
 
@@ -64,7 +66,7 @@ Users Users::parse(const std::vector<ConfigLine>& lines, const std::filesystem::
       continue;
     }
     if (!trim(rest).empty()) {
-      error("unexpected text after the unix user: '" + std::string(trim(rest)) + "'");
+      error("unexpected text after the unix user: " + quote_excerpt(trim(rest)));
       continue;
     }
     if (iequals(*left, "root")) root_line = true;
@@ -75,7 +77,7 @@ Users Users::parse(const std::vector<ConfigLine>& lines, const std::filesystem::
     if (looks_like_regex(*left)) {
       std::string_view pattern = is_regex_field(*left) ? regex_body(*left) : *left;
       if (left->front() == '/' && !is_regex_field(*left)) {
-        error("empty regex '" + *left + "'");
+        error("empty regex " + quote_excerpt(*left));
         continue;
       }
       auto re = Regex::compile(pattern, why);
@@ -86,7 +88,7 @@ Users Users::parse(const std::vector<ConfigLine>& lines, const std::filesystem::
       entry.regex = std::move(re);
     } else {
       if (left->find('@') != std::string::npos) {
-        error("'" + *left + "' is not a local part (write the user without '@domain')");
+        error(quote_excerpt(*left) + " is not a local part (write the user without '@domain')");
         continue;
       }
       std::string key = ascii_lower(*left);

@@ -1,6 +1,8 @@
 // `name value` lines and `$name` expansion.
 #include "rewrite/variables.hpp"
 
+#include "common/config_file.hpp"
+
 #include "rewrite/map_syntax.hpp"
 
 namespace mp::rewrite {
@@ -99,7 +101,7 @@ std::optional<std::string> Variables::expand(std::string_view text, std::string&
     } else if (next == '{') {
       std::size_t close = text.find('}', i + 2);
       if (close == std::string_view::npos) {
-        error = "unterminated '${' in '" + std::string(text) + "'";
+        error = "unterminated '${' in " + quote_excerpt(text);
         return std::nullopt;
       }
       name = text.substr(i + 2, close - i - 2);

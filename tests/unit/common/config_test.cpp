@@ -520,7 +520,22 @@ TEST_F(ConfigTest, SmtpdBanner) {
   EXPECT_EQ(c.expanded_banner(), "mx.example.org ready, mx.example.org ESMTP");
   EXPECT_EQ(
       one_error("smtpd_banner = a\x01z\n"),
-      at(1) + "bad value for 'smtpd_banner': 'a\x01z' (expected one line of printable ASCII text)");
+      at(1) + "bad value for 'smtpd_banner': 'a\\x01z' (expected one line of printable ASCII text)");
+}
+
+TEST_F(ConfigTest, ErrorsQuoteAtMostAHundredBytesEscaped) {
+  std::string huge(2 * 1024 * 1024, 'x');
+  std::string e = one_error("max_hops = " + huge + "\n");
+  EXPECT_EQ(e, at(1) + "bad value for 'max_hops': '" + std::string(100, 'x') +
+                   "'... (expected a whole number of at least 1)");
+  EXPECT_EQ(one_error("bogus\x7f\xff = 1\n"), at(1) + "unknown key 'bogus\\x7f\\xff'");
+}
+
+TEST(QuoteExcerpt, EscapesAndCuts) {
+  EXPECT_EQ(quote_excerpt("plain"), "'plain'");
+  EXPECT_EQ(quote_excerpt(std::string_view("a\0b\tc", 5)), "'a\\x00b\\x09c'");
+  EXPECT_EQ(quote_excerpt("abcdef", 3), "'abc'...");
+  EXPECT_EQ(quote_excerpt("abc", 3), "'abc'");
 }
 
 TEST_F(ConfigTest, DestinationConcurrency) {
