@@ -7,10 +7,12 @@
 // argument or file, unknown queue ID, reload refused), 2 anything else (no
 // daemon, unreadable spool).
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <filesystem>
 #include <iostream>
 #include <system_error>
@@ -60,6 +62,8 @@ int show(const mp::Config& config, const std::string& id) {
   mp::queue::Layout layout(config.spooldir);
   for (int tries = 0; tries < 10; ++tries) {  // it may move on while we look
     std::optional<SubQueue> where = mp::listing::locate(layout, id);
+    if (!where && ::access(layout.dir(SubQueue::incoming).c_str(), X_OK) != 0 && errno == EACCES)
+      return fail(1, "permission denied: only root and the spool's owner may read messages");
     if (!where) return fail(1, id + ": no such message in the queue");
     std::filesystem::path path = layout.file(*where, id);
     struct stat st;

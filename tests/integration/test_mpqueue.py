@@ -394,6 +394,12 @@ def test_control_socket_is_owner_only(make_daemon):
                            user="daemon", capture_output=True, timeout=mp.timeout(30))
     assert other.returncode == 2
     assert "Permission denied" in one_error_line(other)
+    # show: refused as such, not "no such message" (SPEC: exit 1, permission denied).
+    other = subprocess.run([str(mp.program_for_others("mpqueue")), "-c", str(d.conf_path), "show",
+                            "1NBH0E5OQ3B2K7VQ"], user="daemon", capture_output=True,
+                           timeout=mp.timeout(30))
+    assert other.returncode == 1, mp.out(other)
+    assert one_error_line(other).startswith("mpqueue: permission denied"), mp.out(other)
 
 
 def test_help_and_version():
