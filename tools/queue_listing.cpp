@@ -319,6 +319,11 @@ Scan scan_queue(const queue::Layout& layout) {
         Entry e;
         e.queue = p;
         e.file = queue::read_queue_file(path, queue::ReadMode::envelope_only);
+        if (e.file.id != id) {  // listed by its name, the ID every command takes
+          scan.warnings.push_back(path.string() + ": the file says it is " + e.file.id +
+                                  "; listed as " + id);
+          e.file.id = id;
+        }
         e.mtime = static_cast<std::int64_t>(fst.st_mtim.tv_sec);
         scan.entries.push_back(std::move(e));
         return;

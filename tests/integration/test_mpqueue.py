@@ -471,3 +471,19 @@ def test_golden_json_refs_are_valid_json():
                 assert set(obj) == keys, (ref, obj)
                 for rcpt in obj["recipients"]:
                     assert set(rcpt) <= {"address", "delay_reason"}, (ref, rcpt)
+
+
+def test_a_file_whose_internal_id_differs_from_its_name_is_listed_once_by_name(make_daemon):
+    d = make_daemon(SLOW, start=False)
+    d.write_conf()
+    d.make_spool()
+    inner, other = sinks.new_queue_id(), sinks.new_queue_id()
+    data = sinks.queue_file_bytes(inner, "s@example.com", ["r@example.net"], mp.build_message("twin"))
+    sinks.write_queue_file(d.spool, "hold", inner, data)
+    sinks.write_queue_file(d.spool, "hold", other, data)  # a copy under another name
+    r = d.tool("mpqueue", "-p", limit=15)
+    assert r.returncode == 0, mp.out(r)
+    rows = [line.split()[0].rstrip("!*") for line in r.stdout.decode().splitlines()
+            if line[:1].isalnum()]
+    assert sorted(rows) == sorted([inner, other]), mp.out(r)
+    assert f"the file says it is {inner}; listed as {other}" in r.stderr.decode(), mp.out(r)
